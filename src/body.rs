@@ -1,0 +1,292 @@
+//! Request and response bodies: empty, full, or a stream of chunks.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use sync_wrapper::SyncWrapper;
+
+use crate::{BoxError, Error, Result};
+
+/// A boxed stream of body chunks.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + 'static>>;
+
+/// The body of a [`Request`](crate::Request) or [`Response`](crate::Response).
+///
+/// A body is one of three things:
+///
+/// - **empty**;
+/// - **full**: a single [`Bytes`] buffer, cheap to clone, so that retries
+///   can resend it and recorders can keep it;
+/// - **streamed**: chunks that arrive over time (a large download, server-sent
+///   events). A streamed body is read once; it cannot be cloned, and wiretape
+///   never buffers it whole unless you ask ([`Body::collect`]).
+///
+/// ```
+/// use wiretape::Body;
+///
+/// let body = Body::from("hello");
+/// assert_eq!(body.as_bytes().unwrap(), "hello");
+/// assert!(body.try_clone().is_some());
+/// ```
+pub struct Body {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Full(Bytes),
+    // SyncWrapper makes the body `Sync` (so errors and responses carrying it are)
+    // without asking every user stream to be `Sync`: the stream is only ever
+    // reached through `&mut`.
+    Stream(SyncWrapper<ChunkStream>),
+}
+
+impl Body {
+    /// An empty body.
+    pub const fn empty() -> Body {
+        Body { kind: Kind::Empty }
+    }
+
+    /// A body from a stream of chunks. Errors from the stream end the body
+    /// with an [`Error::Io`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use wiretape::Body;
+    ///
+    /// let chunks = futures_util::stream::iter(vec![
+    ///     Ok::<_, std::io::Error>(Bytes::from("data: 1\n\n")),
+    ///     Ok(Bytes::from("data: 2\n\n")),
+    /// ]);
+    /// let body = Body::from_stream(chunks);
+    /// assert!(body.is_stream());
+    /// ```
+    pub fn from_stream<S, E>(stream: S) -> Body
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        use futures_util::StreamExt;
+        Body::from_chunk_stream(Box::pin(
+            stream.map(|chunk| chunk.map_err(|err| box_error_to_error(err.into()))),
+        ))
+    }
+
+    /// A body from a stream that already yields wiretape errors.
+    pub fn from_chunk_stream(stream: ChunkStream) -> Body {
+        Body {
+            kind: Kind::Stream(SyncWrapper::new(stream)),
+        }
+    }
+
+    /// The bytes of a full body, or an empty slice for an empty body; `None`
+    /// for a streamed body.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        static EMPTY: Bytes = Bytes::new();
+        match &self.kind {
+            Kind::Empty => Some(&EMPTY),
+            Kind::Full(bytes) => Some(bytes),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// Whether this body is a stream of chunks.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.kind, Kind::Stream(_))
+    }
+
+    /// Whether this body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(bytes) => bytes.is_empty(),
+            Kind::Stream(_) => false,
+        }
+    }
+
+    /// The exact length, when known (not for streams).
+    pub fn len(&self) -> Option<u64> {
+        self.as_bytes().map(|b| b.len() as u64)
+    }
+
+    /// A copy of an empty or full body; `None` for a stream, which can only be
+    /// read once.
+    pub fn try_clone(&self) -> Option<Body> {
+        match &self.kind {
+            Kind::Empty => Some(Body::empty()),
+            Kind::Full(bytes) => Some(Body::from(bytes.clone())),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// Reads the whole body into one buffer.
+    pub async fn collect(self) -> Result<Bytes> {
+        match self.kind {
+            Kind::Empty => Ok(Bytes::new()),
+            Kind::Full(bytes) => Ok(bytes),
+            Kind::Stream(stream) => {
+                use futures_util::StreamExt;
+                let mut stream = stream.into_inner();
+                let mut first: Option<Bytes> = None;
+                let mut rest: Vec<u8> = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk?;
+                    match &first {
+                        None => first = Some(chunk),
+                        Some(head) => {
+                            if rest.is_empty() {
+                                rest.extend_from_slice(head);
+                            }
+                            rest.extend_from_slice(&chunk);
+                        }
+                    }
+                }
+                Ok(match (first, rest.is_empty()) {
+                    (None, _) => Bytes::new(),
+                    (Some(only), true) => only,
+                    (Some(_), false) => Bytes::from(rest),
+                })
+            }
+        }
+    }
+
+    /// Turns the body into a stream of chunks (a full body is one chunk, an
+    /// empty body none).
+    pub fn into_stream(self) -> ChunkStream {
+        match self.kind {
+            Kind::Empty => Box::pin(futures_util::stream::empty()),
+            Kind::Full(bytes) => Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
+            Kind::Stream(stream) => stream.into_inner(),
+        }
+    }
+
+    /// Reads the body fully if it is a stream, so that it becomes cloneable.
+    pub async fn buffered(self) -> Result<Body> {
+        if self.is_stream() {
+            Ok(Body::from(self.collect().await?))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Empty => f.write_str("Body::Empty"),
+            Kind::Full(bytes) => f.debug_tuple("Body::Full").field(bytes).finish(),
+            Kind::Stream(_) => f.write_str("Body::Stream(..)"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            Body::empty()
+        } else {
+            Body {
+                kind: Kind::Full(bytes),
+            }
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::from(Bytes::from(bytes))
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::from(Bytes::from(text))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::from(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(bytes: &'static [u8]) -> Self {
+        Body::from(Bytes::from_static(bytes))
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Self {
+        Body::empty()
+    }
+}
+
+fn box_error_to_error(err: BoxError) -> Error {
+    match err.downcast::<Error>() {
+        Ok(ours) => *ours,
+        Err(other) => Error::Io {
+            request: "reading a streamed body".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, Error>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(_) => {
+                let Kind::Full(bytes) = std::mem::replace(&mut self.kind, Kind::Empty) else {
+                    unreachable!("matched Full above")
+                };
+                Poll::Ready(Some(Ok(http_body::Frame::data(bytes))))
+            }
+            Kind::Stream(stream) => stream
+                .get_mut()
+                .as_mut()
+                .poll_next(cx)
+                .map(|item| item.map(|chunk| chunk.map(http_body::Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.kind, Kind::Empty)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.kind {
+            Kind::Empty => http_body::SizeHint::with_exact(0),
+            Kind::Full(bytes) => http_body::SizeHint::with_exact(bytes.len() as u64),
+            Kind::Stream(_) => http_body::SizeHint::default(),
+        }
+    }
+}
+
+/// Wraps any `http_body::Body` (hyper's `Incoming`, say) as a streamed
+/// [`Body`], mapping its errors with `map_err`.
+pub(crate) fn from_http_body<B, F>(body: B, map_err: F) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    F: Fn(B::Error) -> Error + Send + 'static,
+{
+    use futures_util::StreamExt;
+    use http_body_util::BodyExt;
+    let stream = http_body_util::BodyDataStream::new(body.map_err(map_err));
+    Body::from_chunk_stream(stream.boxed())
+}

@@ -1,0 +1,604 @@
+//! The real network engine: hyper 1.x through hyper-util's pooled client,
+//! rustls (ring) for TLS, tungstenite for WebSockets.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_util::client::legacy::Client as PooledClient;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::ClientConfig;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{BoxFuture, Capabilities, Engine};
+use crate::body::from_http_body;
+use crate::request::url_to_uri;
+use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
+use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
+
+type Connector = CappedConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+
+/// The real network engine.
+///
+/// - A pooled client (hyper-util): connections are reused per host; clones
+///   share the pool.
+/// - HTTP/1.1 and HTTP/2: over TLS the protocol is negotiated by ALPN; over
+///   plain TCP, HTTP/1.1 unless [`http2_prior_knowledge`](HyperEngineBuilder::http2_prior_knowledge).
+/// - HTTPS through rustls with the ring provider, trusting webpki-roots, the
+///   operating system's roots when the `native-roots` feature is on, and any
+///   extra root you add (a staging server's private CA).
+/// - At most [`max_connections_per_host`](HyperEngineBuilder::max_connections_per_host)
+///   open connections to one host: further requests wait for one to free up.
+/// - Failures map to the [`Error`] kind that says what happened: a refused
+///   connection, a DNS failure, a reset, a TLS failure, a connect timeout.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use wiretape::{engine::HyperEngine, Client};
+///
+/// # fn run() -> wiretape::Result<()> {
+/// let engine = HyperEngine::builder()
+///     .connect_timeout(Duration::from_secs(5))
+///     .max_connections_per_host(8)
+///     .add_root_certificate_pem(&std::fs::read("staging-ca.pem").unwrap())?
+///     .build()?;
+/// let client = Client::builder().engine(engine).build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HyperEngine {
+    client: PooledClient<Connector, crate::Body>,
+    tls: Arc<ClientConfig>,
+    settings: Arc<Settings>,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    connect_timeout: Option<Duration>,
+    nodelay: bool,
+}
+
+impl Default for HyperEngine {
+    /// The engine with default settings: webpki roots (and native roots with
+    /// the `native-roots` feature), a 90 s pool idle timeout, no connect
+    /// timeout, `TCP_NODELAY` on, no cap on connections.
+    fn default() -> Self {
+        HyperEngine::builder()
+            .build()
+            .expect("the default engine configuration is valid")
+    }
+}
+
+impl HyperEngine {
+    /// A builder to configure the engine.
+    pub fn builder() -> HyperEngineBuilder {
+        HyperEngineBuilder::default()
+    }
+
+    async fn connect_websocket(&self, request: Request) -> Result<WsConnection> {
+        let name = request.to_string();
+        let url = request.url().clone();
+        let config = request
+            .extensions()
+            .get::<WsConfig>()
+            .copied()
+            .unwrap_or_default();
+        let secure = match url.scheme() {
+            "wss" | "https" => true,
+            "ws" | "http" => false,
+            other => {
+                return Err(Error::invalid(format!(
+                    "{name}: scheme {other:?} is not ws or wss"
+                )));
+            }
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| Error::invalid(format!("{name}: the URL has no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if secure { 443 } else { 80 });
+
+        let connect = TcpStream::connect((host.as_str(), port));
+        let tcp = match self.settings.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connect)
+                .await
+                .map_err(|_| Error::timeout(TimeoutKind::Connect, name.clone(), Some(limit)))?,
+            None => connect.await,
+        }
+        .map_err(|err| classify_io(&err, &name, true))?;
+        // Nagle only delays small frames; failing to turn it off is harmless.
+        let _ = tcp.set_nodelay(self.settings.nodelay);
+
+        let stream: Box<dyn Io> = if secure {
+            let mut tls = (*self.tls).clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let server_name = ServerName::try_from(host.clone()).map_err(|err| {
+                Error::invalid(format!(
+                    "{name}: {host:?} is not a valid TLS server name: {err}"
+                ))
+            })?;
+            let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+                .connect(server_name, tcp)
+                .await
+                .map_err(|err| classify_io(&err, &name, true))?;
+            Box::new(stream)
+        } else {
+            Box::new(tcp)
+        };
+
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut handshake = url_to_uri(&url)?
+            .into_client_request()
+            .map_err(|err| Error::invalid(format!("{name}: {err}")))?;
+        for (header, value) in request.headers() {
+            if !is_handshake_header(header) {
+                handshake
+                    .headers_mut()
+                    .append(header.clone(), value.clone());
+            }
+        }
+        let (socket, response) = tokio_tungstenite::client_async_with_config(
+            handshake,
+            stream,
+            Some(ws_bridge::config(&config)),
+        )
+        .await
+        .map_err(|err| {
+            ws_bridge::map_error(err, &name).unwrap_or_else(|| {
+                Error::reset(name.clone(), "the connection closed during the handshake")
+            })
+        })?;
+        let (parts, _) = response.into_parts();
+        let response =
+            Response::from(http::Response::from_parts(parts, crate::Body::empty())).with_url(url);
+        let (sink, stream) = ws_bridge::into_frames(socket, name);
+        Ok(WsConnection::new(response, sink, stream))
+    }
+}
+
+/// Headers that tungstenite writes itself for the handshake.
+fn is_handshake_header(name: &http::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "host" | "connection" | "upgrade" | "sec-websocket-key" | "sec-websocket-version"
+    )
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+impl Engine for HyperEngine {
+    fn execute(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
+        Box::pin(async move {
+            let name = request.to_string();
+            let url = request.url().clone();
+            let request: http::Request<crate::Body> = request.try_into()?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|err| classify(&err, &name, err.is_connect()))?;
+            let (parts, incoming) = response.into_parts();
+            let body = from_http_body(incoming, move |err| classify(&err, &name, false));
+            Ok(Response::from(http::Response::from_parts(parts, body)).with_url(url))
+        })
+    }
+
+    fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
+        Box::pin(self.connect_websocket(request))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+            .with_websocket()
+            .with_streaming()
+            .with_http2()
+            .with_timeouts()
+    }
+}
+
+impl fmt::Debug for HyperEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HyperEngine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`HyperEngine`]; see [`HyperEngine::builder`].
+#[derive(Debug)]
+pub struct HyperEngineBuilder {
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: usize,
+    connect_timeout: Option<Duration>,
+    nodelay: bool,
+    max_connections_per_host: Option<usize>,
+    http2_prior_knowledge: bool,
+    native_roots: bool,
+    extra_roots: Vec<CertificateDer<'static>>,
+}
+
+impl Default for HyperEngineBuilder {
+    fn default() -> Self {
+        HyperEngineBuilder {
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+            pool_max_idle_per_host: usize::MAX,
+            connect_timeout: None,
+            nodelay: true,
+            max_connections_per_host: None,
+            http2_prior_knowledge: false,
+            native_roots: cfg!(feature = "native-roots"),
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
+impl HyperEngineBuilder {
+    /// How long an idle pooled connection is kept (default 90 s); `None`
+    /// keeps it until the server closes it.
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections per host the pool keeps (default: no limit).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// A limit on establishing a TCP connection (default: none).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets `TCP_NODELAY` (default on).
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// At most `max` open connections to one host (scheme, host and port);
+    /// further requests wait until a connection is free (Ktor's
+    /// `maxConnectionsPerRoute`). Default: no limit.
+    pub fn max_connections_per_host(mut self, max: usize) -> Self {
+        self.max_connections_per_host = Some(max.max(1));
+        self
+    }
+
+    /// Speaks HTTP/2 without negotiation over plain TCP (h2c), and only
+    /// HTTP/2 over TLS.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
+    /// Whether to trust the operating system's root certificates as well
+    /// (default: on with the `native-roots` feature).
+    pub fn native_roots(mut self, enabled: bool) -> Self {
+        self.native_roots = enabled;
+        self
+    }
+
+    /// Trusts an extra root certificate (DER).
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(CertificateDer::from(der.into()));
+        self
+    }
+
+    /// Trusts every certificate in a PEM file's contents, for a staging
+    /// server with a private CA.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self> {
+        let mut reader = pem;
+        let mut found = 0;
+        for cert in rustls_pemfile::certs(&mut reader) {
+            let cert = cert.map_err(|err| {
+                Error::invalid(format!("root certificate PEM is malformed: {err}"))
+            })?;
+            self.extra_roots.push(cert);
+            found += 1;
+        }
+        if found == 0 {
+            return Err(Error::invalid(
+                "root certificate PEM holds no CERTIFICATE block",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The engine, or an error naming a rejected root certificate.
+    pub fn build(self) -> Result<HyperEngine> {
+        // One process-wide provider, ring, so that no other crate's default can
+        // make rustls panic over an ambiguous choice. Another part of the
+        // program may have installed one already; that is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        #[cfg(feature = "native-roots")]
+        if self.native_roots {
+            // Unreadable system certificates are skipped: webpki roots still apply.
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                let _ = roots.add(cert);
+            }
+        }
+        for (index, cert) in self.extra_roots.into_iter().enumerate() {
+            roots.add(cert).map_err(|err| {
+                Error::invalid(format!("extra root certificate #{}: {err}", index + 1))
+            })?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| Error::invalid(format!("TLS configuration: {err}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(self.nodelay);
+        http.set_connect_timeout(self.connect_timeout);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http();
+        let https = if self.http2_prior_knowledge {
+            https.enable_http2().wrap_connector(http)
+        } else {
+            https.enable_http1().enable_http2().wrap_connector(http)
+        };
+        let connector = CappedConnector {
+            inner: https,
+            cap: self.max_connections_per_host,
+            per_host: Arc::new(Mutex::new(HashMap::new())),
+        };
+
+        let mut builder = PooledClient::builder(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .http2_only(self.http2_prior_knowledge);
+        Ok(HyperEngine {
+            client: builder.build(connector),
+            tls: Arc::new(tls),
+            settings: Arc::new(Settings {
+                connect_timeout: self.connect_timeout,
+                nodelay: self.nodelay,
+            }),
+        })
+    }
+}
+
+/// A connector that holds one semaphore permit per open connection to a host,
+/// so that no host has more than `cap` connections at once. The permit lives
+/// inside the connection's I/O and is released when the connection closes.
+#[derive(Clone)]
+struct CappedConnector<C> {
+    inner: C,
+    cap: Option<usize>,
+    per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl<C> tower_service::Service<Uri> for CappedConnector<C>
+where
+    C: tower_service::Service<Uri> + Clone + Send + 'static,
+    C::Response: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = Permitted<C::Response>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, std::result::Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let semaphore = self.cap.map(|cap| {
+            let key = format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.authority().map(|a| a.as_str()).unwrap_or("")
+            );
+            let mut hosts = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+            hosts
+                .entry(key)
+                .or_insert_with(|| Arc::new(Semaphore::new(cap)))
+                .clone()
+        });
+        // The clone that was polled ready does the work; the fresh clone stays
+        // for the next call (tower's documented pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let permit = match semaphore {
+                Some(semaphore) => Some(
+                    semaphore
+                        .acquire_owned()
+                        .await
+                        .map_err(|err| Box::new(err) as BoxError)?,
+                ),
+                None => None,
+            };
+            let io = inner.call(uri).await.map_err(Into::into)?;
+            Ok(Permitted {
+                io,
+                _permit: permit,
+            })
+        })
+    }
+}
+
+/// A connection's I/O together with its slot in the per-host cap.
+struct Permitted<T> {
+    io: T,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Permitted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+impl<T: Connection> Connection for Permitted<T> {
+    fn connected(&self) -> Connected {
+        self.io.connected()
+    }
+}
+
+/// Maps an error from hyper, hyper-util, rustls or the OS to the [`Error`]
+/// kind that says what happened. `connecting` tells whether the failure
+/// happened while establishing the connection.
+pub(crate) fn classify(error: &(dyn StdError + 'static), request: &str, connecting: bool) -> Error {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    let mut dns = false;
+    while let Some(err) = current {
+        if err.to_string() == "dns error" {
+            dns = true;
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if dns {
+                return Error::connect(ConnectFailure::Dns, request, io.to_string());
+            }
+            return classify_io(io, request, connecting);
+        }
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return tls_error(tls, request);
+        }
+        if let Some(hyper_err) = err.downcast_ref::<hyper::Error>() {
+            if hyper_err.is_incomplete_message() {
+                return Error::reset(
+                    request,
+                    "the server closed the connection before the response was complete",
+                );
+            }
+            if hyper_err.is_parse() || hyper_err.is_parse_status() {
+                return Error::Protocol {
+                    request: request.to_owned(),
+                    message: hyper_err.to_string(),
+                };
+            }
+        }
+        current = err.source();
+    }
+    let message = chain_message(error);
+    if dns {
+        Error::connect(ConnectFailure::Dns, request, message)
+    } else if connecting {
+        Error::connect(ConnectFailure::Other, request, message)
+    } else {
+        Error::Protocol {
+            request: request.to_owned(),
+            message,
+        }
+    }
+}
+
+/// Maps an I/O error (possibly wrapping a rustls error) to its kind.
+pub(crate) fn classify_io(io: &io::Error, request: &str, connecting: bool) -> Error {
+    if let Some(inner) = io.get_ref() {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return tls_error(tls, request);
+        }
+        if let Some(ours) = inner.downcast_ref::<Error>() {
+            return Error::from_kind(ours.kind(), request, ours.message());
+        }
+    }
+    let message = io.to_string();
+    match io.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            Error::connect(ConnectFailure::Refused, request, message)
+        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => Error::reset(request, message),
+        io::ErrorKind::TimedOut if connecting => {
+            Error::timeout(TimeoutKind::Connect, request, None)
+        }
+        io::ErrorKind::TimedOut => Error::timeout(TimeoutKind::Socket, request, None),
+        io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => {
+            Error::connect(ConnectFailure::Other, request, message)
+        }
+        _ if connecting => Error::connect(ConnectFailure::Other, request, message),
+        _ => Error::Io {
+            request: request.to_owned(),
+            message,
+        },
+    }
+}
+
+fn tls_error(tls: &rustls::Error, request: &str) -> Error {
+    Error::Tls {
+        request: request.to_owned(),
+        message: tls.to_string(),
+    }
+}
+
+fn chain_message(error: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,50 @@
+//! # wiretape
+//!
+//! An HTTP and WebSocket client built like Ktor Client (one [`Client`], a
+//! swappable [`Engine`](engine::Engine)), whose test engines let you answer
+//! requests from closures ([`mock::MockEngine`]) and serve any engine on a
+//! loopback socket ([`server::serve`]).
+//!
+//! ```
+//! use wiretape::{mock::{MockEngine, respond_ok}, Client};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! // In tests, swap the real network for a mock…
+//! let engine = MockEngine::new(|request| async move {
+//!     Ok(respond_ok(format!("hello from {}", request.url().path())))
+//! });
+//! let client = Client::builder().engine(engine).base_url("http://api.test").build()?;
+//! let text = client.get("/greeting").send().await?.text().await?;
+//! assert_eq!(text, "hello from /greeting");
+//! # Ok::<(), wiretape::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The layers, from the top: the [`Client`] and its [`RequestBuilder`]
+//! build [`Request`]s; an engine answers them with [`Response`]s (or a
+//! [`ws::WsConnection`] for a WebSocket); every failure is an [`Error`] whose
+//! kind says what happened.
+
+#![warn(missing_docs)]
+
+mod body;
+pub mod client;
+pub mod engine;
+mod error;
+pub mod mock;
+mod request;
+mod response;
+pub mod server;
+pub mod ws;
+mod yaml;
+
+pub use crate::body::{Body, ChunkStream};
+pub use crate::client::{Client, ClientBuilder, Form, Part, RequestBuilder};
+pub use crate::error::{
+    BoxError, ConnectFailure, Error, ErrorKind, NoRoute, Result, StatusError, TimeoutKind,
+};
+pub use crate::request::Request;
+pub use crate::response::Response;
+pub use bytes::Bytes;
+pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
+pub use url::Url;

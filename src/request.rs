@@ -1,0 +1,231 @@
+//! The engine-level request.
+
+use std::fmt;
+
+use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
+use url::Url;
+
+use crate::{Body, Error, Result};
+
+/// An HTTP request as engines see it: method, absolute URL, headers, version,
+/// body and typed extensions.
+///
+/// Extensions carry per-request settings that plugins read (a timeout
+/// override, a retry policy) without widening this type.
+///
+/// ```
+/// use wiretape::{Method, Request};
+///
+/// let request = Request::new(Method::GET, "http://127.0.0.1:8080/users?page=2".parse().unwrap());
+/// assert_eq!(request.url().path(), "/users");
+/// assert_eq!(request.to_string(), "GET http://127.0.0.1:8080/users?page=2");
+/// ```
+pub struct Request {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    version: Version,
+    body: Body,
+    extensions: Extensions,
+}
+
+impl Request {
+    /// A request with no headers and an empty body.
+    pub fn new(method: Method, url: Url) -> Request {
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            version: Version::HTTP_11,
+            body: Body::empty(),
+            extensions: Extensions::new(),
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The method, mutably.
+    pub fn method_mut(&mut self) -> &mut Method {
+        &mut self.method
+    }
+
+    /// The absolute URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The URL, mutably.
+    pub fn url_mut(&mut self) -> &mut Url {
+        &mut self.url
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The headers, mutably.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The HTTP version asked for (the engine may negotiate another).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The version, mutably.
+    pub fn version_mut(&mut self) -> &mut Version {
+        &mut self.version
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The body, mutably.
+    pub fn body_mut(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    /// Per-request typed settings.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Per-request typed settings, mutably.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Replaces the body, returning the request.
+    pub fn with_body(mut self, body: impl Into<Body>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// Appends a header, returning the request.
+    pub fn with_header<K: IntoHeaderName>(mut self, name: K, value: HeaderValue) -> Request {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// A first header value as text, if present and visible ASCII.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Takes the body out, leaving an empty one.
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
+    /// A copy of the request, unless its body is a stream (which can only be
+    /// read once). Extensions are cloned too.
+    pub fn try_clone(&self) -> Option<Request> {
+        Some(Request {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            version: self.version,
+            body: self.body.try_clone()?,
+            extensions: self.extensions.clone(),
+        })
+    }
+
+    /// Splits the request into its head and body.
+    pub fn into_parts(self) -> (Request, Body) {
+        let Request {
+            method,
+            url,
+            headers,
+            version,
+            body,
+            extensions,
+        } = self;
+        (
+            Request {
+                method,
+                url,
+                headers,
+                version,
+                body: Body::empty(),
+                extensions,
+            },
+            body,
+        )
+    }
+}
+
+impl fmt::Display for Request {
+    /// `METHOD URL`, the form every error message uses to name a request.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .field("version", &self.version)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
+    type Error = Error;
+
+    /// Converts an `http::Request` whose URI is absolute.
+    fn try_from(request: http::Request<B>) -> Result<Request> {
+        let (parts, body) = request.into_parts();
+        let url = Url::parse(&parts.uri.to_string()).map_err(|err| {
+            Error::invalid(format!(
+                "request URI {:?} is not an absolute URL: {err}",
+                parts.uri.to_string()
+            ))
+        })?;
+        Ok(Request {
+            method: parts.method,
+            url,
+            headers: parts.headers,
+            version: parts.version,
+            body: body.into(),
+            extensions: parts.extensions,
+        })
+    }
+}
+
+impl TryFrom<Request> for http::Request<Body> {
+    type Error = Error;
+
+    /// Converts to an `http::Request` (the URL's fragment, which is never
+    /// sent, is dropped).
+    fn try_from(request: Request) -> Result<http::Request<Body>> {
+        let uri = url_to_uri(&request.url)?;
+        let mut out = http::Request::new(request.body);
+        *out.method_mut() = request.method;
+        *out.uri_mut() = uri;
+        *out.headers_mut() = request.headers;
+        *out.version_mut() = request.version;
+        *out.extensions_mut() = request.extensions;
+        Ok(out)
+    }
+}
+
+/// The `http::Uri` for a URL, without its fragment (never sent on the wire).
+pub(crate) fn url_to_uri(url: &Url) -> Result<http::Uri> {
+    let text = match url.fragment() {
+        Some(_) => &url.as_str()[..url.as_str().find('#').unwrap_or(url.as_str().len())],
+        None => url.as_str(),
+    };
+    text.parse()
+        .map_err(|err| Error::invalid(format!("URL {url} cannot be sent as an HTTP URI: {err}")))
+}

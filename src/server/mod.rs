@@ -1,0 +1,458 @@
+//! Serve any engine on a real socket.
+//!
+//! [`serve`] puts an [`Engine`] behind a loopback (or any) address: each
+//! incoming HTTP/1.1 or HTTP/2 request becomes a [`Request`], the engine
+//! answers it, and the [`Response`] goes back on the wire, streamed. WebSocket
+//! upgrades go to the engine's [`Engine::websocket`] and frames are pumped
+//! both ways. Tests use it to stand up local servers from a
+//! [`MockEngine`](crate::mock::MockEngine); the command line uses it to serve
+//! routes and cassettes to clients in any language.
+//!
+//! Engine errors become what a client would see from a real server in that
+//! state: a connection reset or refusal closes the connection without an
+//! answer, an unanswered request is a `404` carrying the explanation, a
+//! timeout a `504`, anything else a `502`; each error answer names its kind
+//! in an `x-wiretape-error` header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, StatusCode, header};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use url::Url;
+
+use crate::body::from_http_body;
+use crate::engine::{Engine, classify};
+use crate::ws::{WsConfig, tungstenite as ws_bridge};
+use crate::{Body, Error, ErrorKind, Request, Response, Result};
+
+/// How long [`ServerHandle::shutdown`] lets open connections finish.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Serves `engine` on `addr` over plain TCP. Bind port 0 to let the system
+/// pick one, then read it from [`ServerHandle::local_addr`].
+///
+/// ```
+/// use wiretape::{mock::{MockEngine, respond_ok}, server, Client};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let engine = MockEngine::new(|_| async { Ok(respond_ok("pong")) });
+/// let server = server::serve(engine, "127.0.0.1:0").await?;
+/// let text = Client::new().get(server.url("/ping")).send().await?.text().await?;
+/// assert_eq!(text, "pong");
+/// server.shutdown().await;
+/// # Ok::<(), wiretape::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn serve(engine: impl Engine, addr: impl ToSocketAddrs) -> Result<ServerHandle> {
+    Server::new().serve(engine, addr).await
+}
+
+/// Configures a server: TLS, HTTP versions. For plain HTTP, [`serve`] is
+/// enough.
+#[derive(Clone, Default)]
+pub struct Server {
+    tls: Option<Arc<rustls::ServerConfig>>,
+    http1_only: bool,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("tls", &self.tls.is_some())
+            .field("http1_only", &self.http1_only)
+            .finish()
+    }
+}
+
+impl Server {
+    /// A plain-TCP server speaking HTTP/1.1 and HTTP/2 (prior knowledge).
+    pub fn new() -> Server {
+        Server::default()
+    }
+
+    /// Serves HTTPS with this rustls configuration. Unless the configuration
+    /// sets ALPN protocols itself, `h2` and `http/1.1` are offered.
+    pub fn tls(mut self, mut config: rustls::ServerConfig) -> Server {
+        if config.alpn_protocols.is_empty() {
+            config.alpn_protocols = if self.http1_only {
+                vec![b"http/1.1".to_vec()]
+            } else {
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+            };
+        }
+        self.tls = Some(Arc::new(config));
+        self
+    }
+
+    /// Speaks HTTP/1.1 only (call before [`tls`](Server::tls) to offer only
+    /// `http/1.1` by ALPN).
+    pub fn http1_only(mut self) -> Server {
+        self.http1_only = true;
+        self
+    }
+
+    /// Binds `addr` and starts serving `engine` in the background.
+    pub async fn serve(
+        self,
+        engine: impl Engine,
+        addr: impl ToSocketAddrs,
+    ) -> Result<ServerHandle> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|err| Error::invalid(format!("cannot bind the server's address: {err}")))?;
+        let local_addr = listener.local_addr().map_err(|err| {
+            Error::invalid(format!("cannot read the server's bound address: {err}"))
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let secure = self.tls.is_some();
+        let shared = Arc::new(Shared {
+            engine: Arc::new(engine),
+            secure,
+            local_addr,
+        });
+        let task = tokio::spawn(accept_loop(
+            listener,
+            shared,
+            self,
+            stopped,
+            connections.clone(),
+        ));
+        Ok(ServerHandle {
+            local_addr,
+            secure,
+            stop,
+            task: Some(task),
+            connections,
+        })
+    }
+}
+
+struct Shared {
+    engine: Arc<dyn Engine>,
+    secure: bool,
+    local_addr: SocketAddr,
+}
+
+/// A running server. Dropping the handle stops accepting connections; call
+/// [`shutdown`](ServerHandle::shutdown) to also wait for open ones to finish.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    secure: bool,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl ServerHandle {
+    /// The bound address (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// An absolute URL on this server for `path` (`"/users?page=2"`), with
+    /// scheme `http` or `https`.
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.local_addr, path)
+    }
+
+    /// The same, with scheme `ws` or `wss`.
+    pub fn ws_url(&self, path: &str) -> String {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.local_addr, path)
+    }
+
+    /// How many connections the server has accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting, lets open connections finish their current exchange
+    /// (up to 5 seconds), and returns when the server is gone.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            // The accept loop never panics on its own; a panic in the engine
+            // is already reported by tokio.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    server: Server,
+    mut stopped: watch::Receiver<bool>,
+    connections: Arc<AtomicUsize>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if server.http1_only {
+        builder = builder.http1_only();
+    }
+    let acceptor = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (tcp, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                // Out of file descriptors and the like: back off briefly rather than spin.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
+            },
+            _ = stopped.changed() => break,
+        };
+        connections.fetch_add(1, Ordering::SeqCst);
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        let builder = builder.clone();
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(shared.clone(), request));
+            match acceptor {
+                Some(acceptor) => {
+                    // A client that fails the handshake just goes away.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                    let _ = watcher.watch(connection.into_owned()).await;
+                }
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    let _ = watcher.watch(connection.into_owned()).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    mut incoming: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Body>> {
+    let websocket = is_websocket_upgrade(&incoming);
+    let url = request_url(&incoming, &shared, websocket)?;
+    let version = incoming.version();
+    let on_upgrade = websocket.then(|| hyper::upgrade::on(&mut incoming));
+    let (parts, body) = incoming.into_parts();
+    let mut request = Request::new(parts.method, url);
+    *request.headers_mut() = parts.headers;
+    *request.version_mut() = version;
+    let name = request.to_string();
+
+    if let Some(on_upgrade) = on_upgrade {
+        return upgrade(shared, request, on_upgrade).await;
+    }
+
+    let body_name = name.clone();
+    *request.body_mut() = from_http_body(body, move |err| classify(&err, &body_name, false));
+    match shared.engine.execute(request).await {
+        Ok(response) => Ok(to_wire(response, version)),
+        Err(err) => error_response(err),
+    }
+}
+
+/// The absolute URL of an incoming request: its own authority (HTTP/2), else
+/// the `Host` header, else the bound address.
+fn request_url(
+    incoming: &hyper::Request<Incoming>,
+    shared: &Shared,
+    websocket: bool,
+) -> Result<Url> {
+    let scheme = match (websocket, shared.secure) {
+        (false, false) => "http",
+        (false, true) => "https",
+        (true, false) => "ws",
+        (true, true) => "wss",
+    };
+    let uri = incoming.uri();
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            incoming
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| shared.local_addr.to_string());
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    Url::parse(&format!("{scheme}://{host}{path}")).map_err(|err| {
+        Error::invalid(format!(
+            "cannot make a URL of request target {uri} with host {host:?}: {err}"
+        ))
+    })
+}
+
+fn is_websocket_upgrade<B>(request: &hyper::Request<B>) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        request.headers().get_all(name).iter().any(|value| {
+            value
+                .to_str()
+                .map(|v| {
+                    v.split(',')
+                        .any(|part| part.trim().eq_ignore_ascii_case(token))
+                })
+                .unwrap_or(false)
+        })
+    };
+    request.method() == http::Method::GET
+        && has_token(header::UPGRADE, "websocket")
+        && has_token(header::CONNECTION, "upgrade")
+}
+
+/// Hop-by-hop headers describe one connection; the wire layer writes its own.
+fn is_hop_by_hop(name: &header::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+    )
+}
+
+fn to_wire(response: Response, version: http::Version) -> hyper::Response<Body> {
+    let mut response: hyper::Response<Body> = response.into();
+    *response.version_mut() = version;
+    let hop: Vec<_> = response
+        .headers()
+        .keys()
+        .filter(|n| is_hop_by_hop(n))
+        .cloned()
+        .collect();
+    for name in hop {
+        response.headers_mut().remove(name);
+    }
+    response
+}
+
+fn error_response(err: Error) -> Result<hyper::Response<Body>> {
+    let status = match err.kind() {
+        // A real server in this state would not answer at all: returning the
+        // error makes hyper drop the connection.
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionRefused
+        | ErrorKind::Connect
+        | ErrorKind::Dns => {
+            return Err(err);
+        }
+        ErrorKind::NoRoute => StatusCode::NOT_FOUND,
+        ErrorKind::RequestTimeout | ErrorKind::ConnectTimeout | ErrorKind::SocketTimeout => {
+            StatusCode::GATEWAY_TIMEOUT
+        }
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let mut response = hyper::Response::new(Body::from(format!("{err}\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Ok(kind) = HeaderValue::from_str(err.kind().as_str()) {
+        response.headers_mut().insert("x-wiretape-error", kind);
+    }
+    Ok(response)
+}
+
+async fn upgrade(
+    shared: Arc<Shared>,
+    request: Request,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+) -> Result<hyper::Response<Body>> {
+    let name = request.to_string();
+    let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        let mut response = hyper::Response::new(Body::from("missing Sec-WebSocket-Key\n"));
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(response);
+    };
+    let config = WsConfig::default();
+    let connection = match shared.engine.websocket(request).await {
+        Ok(connection) => connection,
+        Err(err) => return error_response(err),
+    };
+    let (head, mut engine_sink, mut engine_stream) = connection.into_parts();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut response = hyper::Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for (header_name, value) in head.headers() {
+        if !is_hop_by_hop(header_name) && header_name != header::SEC_WEBSOCKET_ACCEPT {
+            response
+                .headers_mut()
+                .append(header_name.clone(), value.clone());
+        }
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("a base64 accept key is a valid header value"),
+    );
+
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket = WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            Some(ws_bridge::config(&config)),
+        )
+        .await;
+        let (mut client_sink, mut client_stream) = ws_bridge::into_frames(socket, name);
+        let to_engine = async {
+            while let Some(Ok(frame)) = client_stream.next().await {
+                if engine_sink.send(frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = engine_sink.close().await;
+        };
+        let to_client = async {
+            while let Some(Ok(frame)) = engine_stream.next().await {
+                if client_sink.send(frame).await.is_err() {
+                    break;
+                }
+            }
+            let _ = client_sink.close().await;
+        };
+        // When either side is done the bridge is done; dropping the halves
+        // closes the socket.
+        tokio::select! {
+            _ = to_engine => {},
+            _ = to_client => {},
+        }
+    });
+    Ok(response)
+}

@@ -115,12 +115,37 @@ pub enum Error {
     /// A mock engine had nothing to answer this request with.
     #[error("{0}")]
     NoRoute(Box<NoRoute>),
+    /// A cassette had no recorded interaction for this request (and was not
+    /// allowed to record one). The report names the closest recorded
+    /// requests and shows a diff.
+    #[error("{0}")]
+    CassetteMiss(Box<crate::cassette::CassetteMiss>),
+    /// A cassette file could not be read, parsed or written.
+    #[error("cassette {}{}: {message}", path.display(), position(*line, *column))]
+    CassetteFile {
+        /// The cassette's path.
+        path: std::path::PathBuf,
+        /// The 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// The 1-based column of the problem, when known.
+        column: Option<usize>,
+        /// What was wrong, and what to do about it.
+        message: String,
+    },
     /// The caller's input was invalid: a bad URL, header or argument.
     #[error("invalid input: {message}")]
     InvalidInput {
         /// What was wrong, and where.
         message: String,
     },
+}
+
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(":{line}:{column}"),
+        (Some(line), None) => format!(":{line}"),
+        _ => String::new(),
+    }
 }
 
 fn hint(kind: TimeoutKind) -> &'static str {
@@ -217,6 +242,10 @@ pub enum ErrorKind {
     WebSocket,
     /// [`Error::NoRoute`].
     NoRoute,
+    /// [`Error::CassetteMiss`].
+    CassetteMiss,
+    /// [`Error::CassetteFile`].
+    CassetteFile,
     /// [`Error::InvalidInput`].
     InvalidInput,
 }
@@ -236,6 +265,8 @@ const KIND_NAMES: &[(ErrorKind, &str)] = &[
     (ErrorKind::Decode, "decode"),
     (ErrorKind::WebSocket, "websocket"),
     (ErrorKind::NoRoute, "no_route"),
+    (ErrorKind::CassetteMiss, "cassette_miss"),
+    (ErrorKind::CassetteFile, "cassette_file"),
     (ErrorKind::InvalidInput, "invalid_input"),
 ];
 
@@ -410,6 +441,8 @@ impl Error {
             Error::Decode { .. } => ErrorKind::Decode,
             Error::WebSocket { .. } => ErrorKind::WebSocket,
             Error::NoRoute(_) => ErrorKind::NoRoute,
+            Error::CassetteMiss(_) => ErrorKind::CassetteMiss,
+            Error::CassetteFile { .. } => ErrorKind::CassetteFile,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
         }
     }
@@ -418,7 +451,9 @@ impl Error {
     /// message: how cassettes and fault plans replay a recorded failure.
     ///
     /// [`ErrorKind::Status`] has no response here, so it becomes an
-    /// [`Error::Protocol`] carrying the message.
+    /// [`Error::Protocol`] carrying the message; [`ErrorKind::CassetteMiss`]
+    /// has no report, so it becomes an [`Error::NoRoute`]; and
+    /// [`ErrorKind::CassetteFile`] names `request` as the path.
     pub fn from_kind(
         kind: ErrorKind,
         request: impl Into<String>,
@@ -445,6 +480,13 @@ impl Error {
             },
             ErrorKind::WebSocket => Error::WebSocket { request, message },
             ErrorKind::NoRoute => Error::NoRoute(Box::new(NoRoute::new(request, message))),
+            ErrorKind::CassetteMiss => Error::NoRoute(Box::new(NoRoute::new(request, message))),
+            ErrorKind::CassetteFile => Error::CassetteFile {
+                path: request.into(),
+                line: None,
+                column: None,
+                message,
+            },
             ErrorKind::InvalidInput => Error::InvalidInput { message },
         }
     }
@@ -517,7 +559,9 @@ impl Error {
             | Error::Protocol { message, .. }
             | Error::Decode { message, .. }
             | Error::WebSocket { message, .. }
+            | Error::CassetteFile { message, .. }
             | Error::InvalidInput { message } => message.clone(),
+            Error::CassetteMiss(miss) => miss.summary(),
             Error::Timeout { timeout, after, .. } => match after {
                 Some(after) => format!("{timeout} timeout after {after:?}"),
                 None => format!("{timeout} timeout"),

@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod body;
+pub mod cassette;
 pub mod client;
 pub mod engine;
 mod error;

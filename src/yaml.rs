@@ -13,16 +13,52 @@ use crate::{Error, Result};
 /// A YAML value tree.
 pub(crate) type Value = yaml_serde::Value;
 
+/// A YAML mapping (keeps insertion order).
+pub(crate) type Mapping = yaml_serde::Mapping;
+
+/// Why YAML text could not be read, and where (1-based line and column).
+#[derive(Debug, Clone)]
+pub(crate) struct ParseError {
+    pub(crate) line: Option<usize>,
+    pub(crate) column: Option<usize>,
+    pub(crate) message: String,
+}
+
+/// Parses YAML text into `T`, keeping the position of a failure apart from
+/// its message, for callers that build their own error (cassettes).
+pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> std::result::Result<T, ParseError> {
+    yaml_serde::from_str(text).map_err(|err| {
+        let location = err.location();
+        let message = err.to_string();
+        // The crate appends " at line L column C" to its messages; the
+        // position is reported separately.
+        let message = match message.find(" at line ") {
+            Some(cut) if location.is_some() => message[..cut].to_string(),
+            _ => message,
+        };
+        ParseError {
+            line: location.as_ref().map(|loc| loc.line()),
+            column: location.as_ref().map(|loc| loc.column()),
+            message,
+        }
+    })
+}
+
 /// Parses YAML text from `origin` (a file path, for messages) into `T`; the
 /// error names the origin, line and column.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T> {
-    yaml_serde::from_str(text).map_err(|err| {
-        let place = match err.location() {
-            Some(loc) => format!("{}:{}:{}", origin.display(), loc.line(), loc.column()),
-            None => origin.display().to_string(),
+    parse(text).map_err(|err| {
+        let place = match (err.line, err.column) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", origin.display()),
+            _ => origin.display().to_string(),
         };
-        Error::invalid(format!("{place}: {err}"))
+        Error::invalid(format!("{place}: {}", err.message))
     })
+}
+
+/// Converts a YAML value tree into `T`.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> std::result::Result<T, String> {
+    yaml_serde::from_value(value).map_err(|err| err.to_string())
 }
 
 /// Writes `value` as YAML text.

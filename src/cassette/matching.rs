@@ -1,0 +1,542 @@
+//! Which recorded request answers a live one: matchers, and the report of a
+//! miss (closest recorded requests, matchers passed and failed, a diff).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use url::Url;
+
+use super::format::{BodyForm, Headers, RecordedRequest};
+
+/// A request as matchers see it, live or recorded, after filters: method,
+/// URL, headers and body bytes.
+#[derive(Debug, Clone)]
+pub struct RequestParts {
+    method: String,
+    url: Url,
+    headers: Headers,
+    body: Bytes,
+}
+
+impl RequestParts {
+    /// Parts from their pieces.
+    pub fn new(method: impl Into<String>, url: Url, headers: Headers, body: Bytes) -> Self {
+        RequestParts {
+            method: method.into(),
+            url,
+            headers,
+            body,
+        }
+    }
+
+    /// The parts of a recorded request; the error says what is invalid.
+    pub fn from_recorded(request: &RecordedRequest) -> Result<RequestParts, String> {
+        let url = Url::parse(&request.uri)
+            .map_err(|err| format!("invalid uri {:?}: {err}", request.uri))?;
+        let body = match &request.body {
+            Some(body) => body.to_bytes()?,
+            None => Bytes::new(),
+        };
+        Ok(RequestParts::new(
+            request.method.to_ascii_uppercase(),
+            url,
+            request.headers.clone(),
+            body,
+        ))
+    }
+
+    /// The request as a cassette stores it.
+    pub fn to_recorded(&self) -> RecordedRequest {
+        RecordedRequest {
+            method: self.method.clone(),
+            uri: self.url.to_string(),
+            headers: self.headers.clone(),
+            body: BodyForm::from_bytes(&self.body),
+        }
+    }
+
+    /// The method, upper case.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .and_then(|values| values.first())
+            .map(String::as_str)
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The text a miss diff shows: request line, headers, then the body as
+    /// text (or its size, when binary).
+    fn render(&self) -> String {
+        let mut out = format!("{} {}\n", self.method, self.url);
+        for (name, values) in &self.headers.0 {
+            for value in values {
+                out.push_str(&format!("{name}: {value}\n"));
+            }
+        }
+        if !self.body.is_empty() {
+            out.push('\n');
+            match std::str::from_utf8(&self.body) {
+                Ok(text) => {
+                    out.push_str(text);
+                    if !text.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                Err(_) => out.push_str(&format!("<{} bytes of binary data>\n", self.body.len())),
+            }
+        }
+        out
+    }
+}
+
+type CustomFn = dyn Fn(&RequestParts, &RequestParts) -> bool + Send + Sync;
+
+/// One rule for whether a recorded request answers a live one.
+///
+/// The default is [`Match::method`] and [`Match::uri`]. Matchers that compare
+/// the method and parts of the URL also build the replay index, so a lookup
+/// costs the same whatever the cassette's size; the others (headers, bodies,
+/// closures) are checked on the requests the index offers.
+///
+/// ```
+/// use wiretape::cassette::Match;
+///
+/// let rules = [Match::method(), Match::path(), Match::header("x-tenant"), Match::json_body()];
+/// assert_eq!(rules[2].name(), "header x-tenant");
+/// ```
+#[derive(Clone)]
+pub struct Match(Rule);
+
+#[derive(Clone)]
+enum Rule {
+    Method,
+    Uri,
+    Scheme,
+    Host,
+    Port,
+    Path,
+    Query,
+    Header(String),
+    Body,
+    JsonBody,
+    Custom(String, Arc<CustomFn>),
+}
+
+impl Match {
+    /// The method.
+    pub fn method() -> Match {
+        Match(Rule::Method)
+    }
+
+    /// The whole URI, with query parameters compared in any order.
+    pub fn uri() -> Match {
+        Match(Rule::Uri)
+    }
+
+    /// The scheme (`http`, `https`).
+    pub fn scheme() -> Match {
+        Match(Rule::Scheme)
+    }
+
+    /// The host.
+    pub fn host() -> Match {
+        Match(Rule::Host)
+    }
+
+    /// The port (the scheme's default when none is written).
+    pub fn port() -> Match {
+        Match(Rule::Port)
+    }
+
+    /// The path.
+    pub fn path() -> Match {
+        Match(Rule::Path)
+    }
+
+    /// The query parameters, in any order.
+    pub fn query() -> Match {
+        Match(Rule::Query)
+    }
+
+    /// The values of header `name`, in order.
+    pub fn header(name: &str) -> Match {
+        Match(Rule::Header(name.to_ascii_lowercase()))
+    }
+
+    /// The body bytes.
+    pub fn body() -> Match {
+        Match(Rule::Body)
+    }
+
+    /// The body as JSON: same value, whatever the spacing or key order.
+    /// Bodies that are not JSON are compared as bytes.
+    pub fn json_body() -> Match {
+        Match(Rule::JsonBody)
+    }
+
+    /// A closure of `(live, recorded)`, named for miss reports.
+    ///
+    /// ```
+    /// use wiretape::cassette::Match;
+    ///
+    /// let same_tenant = Match::custom("tenant prefix", |live, recorded| {
+    ///     live.url().path().split('/').nth(1) == recorded.url().path().split('/').nth(1)
+    /// });
+    /// assert_eq!(same_tenant.name(), "tenant prefix");
+    /// ```
+    pub fn custom<F>(name: impl Into<String>, matches: F) -> Match
+    where
+        F: Fn(&RequestParts, &RequestParts) -> bool + Send + Sync + 'static,
+    {
+        Match(Rule::Custom(name.into(), Arc::new(matches)))
+    }
+
+    /// The matcher's name, as miss reports show it.
+    pub fn name(&self) -> String {
+        match &self.0 {
+            Rule::Method => "method".into(),
+            Rule::Uri => "uri".into(),
+            Rule::Scheme => "scheme".into(),
+            Rule::Host => "host".into(),
+            Rule::Port => "port".into(),
+            Rule::Path => "path".into(),
+            Rule::Query => "query".into(),
+            Rule::Header(name) => format!("header {name}"),
+            Rule::Body => "body".into(),
+            Rule::JsonBody => "json body".into(),
+            Rule::Custom(name, _) => name.clone(),
+        }
+    }
+
+    /// This matcher's part of the index key, when it compares the method or
+    /// the URL; `None` for the others.
+    fn key_part(&self, method: &str, url: &Url) -> Option<String> {
+        Some(match &self.0 {
+            Rule::Method => method.to_ascii_uppercase(),
+            Rule::Uri => normalized_uri(url),
+            Rule::Scheme => url.scheme().to_string(),
+            Rule::Host => url.host_str().unwrap_or("").to_ascii_lowercase(),
+            Rule::Port => url.port_or_known_default().unwrap_or(0).to_string(),
+            Rule::Path => url.path().to_string(),
+            Rule::Query => sorted_query(url),
+            _ => return None,
+        })
+    }
+
+    /// Whether `recorded` answers `live` by this rule.
+    pub fn matches(&self, live: &RequestParts, recorded: &RequestParts) -> bool {
+        if let Some(live_part) = self.key_part(&live.method, &live.url) {
+            return Some(live_part) == self.key_part(&recorded.method, &recorded.url);
+        }
+        match &self.0 {
+            Rule::Header(name) => live.headers.get(name) == recorded.headers.get(name),
+            Rule::Body => live.body == recorded.body,
+            Rule::JsonBody => {
+                let parse = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).ok();
+                match (parse(&live.body), parse(&recorded.body)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => live.body == recorded.body,
+                }
+            }
+            Rule::Custom(_, f) => f(live, recorded),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Match {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Match({})", self.name())
+    }
+}
+
+/// The index key of a request under `matchers`: the parts of the method and
+/// URL they compare, joined.
+pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url) -> String {
+    let mut key = String::new();
+    for matcher in matchers {
+        if let Some(part) = matcher.key_part(method, url) {
+            key.push_str(&part);
+            key.push('\n');
+        }
+    }
+    key
+}
+
+/// Whether some matcher is not covered by the index key.
+pub(crate) fn needs_full_check(matchers: &[Match]) -> bool {
+    let probe = Url::parse("http://probe.invalid/").expect("a valid literal URL");
+    matchers.iter().any(|m| m.key_part("GET", &probe).is_none())
+}
+
+/// `scheme://host:port/path?sorted query`, the form URIs are compared in.
+fn normalized_uri(url: &Url) -> String {
+    let mut out = format!(
+        "{}://{}:{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or("").to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or(0),
+        url.path()
+    );
+    if url.query().is_some() {
+        out.push('?');
+        out.push_str(&sorted_query(url));
+    }
+    out
+}
+
+fn sorted_query(url: &Url) -> String {
+    let Some(query) = url.query() else {
+        return String::new();
+    };
+    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    pairs.sort_unstable();
+    pairs.join("&")
+}
+
+/// A cassette had no interaction for a request: the report a miss error
+/// carries.
+#[derive(Debug, Clone)]
+pub struct CassetteMiss {
+    pub(crate) cassette: PathBuf,
+    pub(crate) mode: String,
+    pub(crate) matchers: Vec<String>,
+    pub(crate) request: String,
+    pub(crate) reason: String,
+    pub(crate) closest: Vec<NearMiss>,
+    pub(crate) diff: Option<String>,
+}
+
+/// A recorded request that came close to matching.
+#[derive(Debug, Clone)]
+pub struct NearMiss {
+    /// Its position in the cassette (0-based).
+    pub index: usize,
+    /// It, as `METHOD URI`.
+    pub request: String,
+    /// The matchers it passed.
+    pub passed: Vec<String>,
+    /// The matchers it failed.
+    pub failed: Vec<String>,
+    /// Whether it had already been replayed.
+    pub used: bool,
+}
+
+impl CassetteMiss {
+    /// The cassette's path.
+    pub fn cassette(&self) -> &std::path::Path {
+        &self.cassette
+    }
+
+    /// The live request, as `METHOD URL`.
+    pub fn request(&self) -> &str {
+        &self.request
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> &str {
+        &self.mode
+    }
+
+    /// The names of the matchers in force.
+    pub fn matchers(&self) -> &[String] {
+        &self.matchers
+    }
+
+    /// The closest recorded requests, closest first.
+    pub fn closest(&self) -> &[NearMiss] {
+        &self.closest
+    }
+
+    /// A unified diff from the closest recorded request to the live one.
+    pub fn diff(&self) -> Option<&str> {
+        self.diff.as_deref()
+    }
+
+    /// One line: what missed, and why.
+    pub fn summary(&self) -> String {
+        format!(
+            "no interaction in {} matches {}: {}",
+            self.cassette.display(),
+            self.request,
+            self.reason
+        )
+    }
+}
+
+impl fmt::Display for CassetteMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "cassette miss: {}", self.summary())?;
+        writeln!(
+            f,
+            "  mode: {}; matching on: {}",
+            self.mode,
+            self.matchers.join(", ")
+        )?;
+        for near in &self.closest {
+            writeln!(
+                f,
+                "  closest recorded request #{}{}: {}",
+                near.index,
+                if near.used { " (already replayed)" } else { "" },
+                near.request
+            )?;
+            writeln!(f, "    passed: {}", list_or_none(&near.passed))?;
+            writeln!(f, "    failed: {}", list_or_none(&near.failed))?;
+        }
+        if let Some(diff) = &self.diff {
+            writeln!(f, "  diff from the closest recorded request to this one:")?;
+            for line in diff.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        write!(
+            f,
+            "  to re-record, run the test with WIRETAPE_RECORD=new_episodes (append what is missing) \
+             or WIRETAPE_RECORD=all (record everything anew), or delete {}",
+            self.cassette.display()
+        )
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Ranks `recorded` requests against `live` and builds a miss report.
+pub(crate) fn miss_report(
+    live: &RequestParts,
+    recorded: &[(usize, RequestParts, bool)],
+    matchers: &[Match],
+    context: MissContext,
+) -> CassetteMiss {
+    let mut ranked: Vec<NearMiss> = recorded
+        .iter()
+        .map(|(index, parts, used)| {
+            let (passed, failed): (Vec<&Match>, Vec<&Match>) =
+                matchers.iter().partition(|m| m.matches(live, parts));
+            NearMiss {
+                index: *index,
+                request: format!("{} {}", parts.method, parts.url),
+                passed: passed.iter().map(|m| m.name()).collect(),
+                failed: failed.iter().map(|m| m.name()).collect(),
+                used: *used,
+            }
+        })
+        .collect();
+    // Most matchers passed first; among equals, the unused and earlier one.
+    ranked.sort_by_key(|near| (near.failed.len(), near.used, near.index));
+    ranked.truncate(3);
+    let diff = ranked.first().and_then(|best| {
+        let (_, parts, _) = recorded.iter().find(|(i, _, _)| *i == best.index)?;
+        let old = parts.render();
+        let new = live.render();
+        let diff = similar::TextDiff::from_lines(&old, &new);
+        Some(
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&format!("recorded #{}", best.index), "live request")
+                .to_string(),
+        )
+    });
+    CassetteMiss {
+        cassette: context.cassette,
+        mode: context.mode,
+        matchers: matchers.iter().map(Match::name).collect(),
+        request: format!("{} {}", live.method, live.url),
+        reason: context.reason,
+        closest: ranked,
+        diff,
+    }
+}
+
+/// What a miss report says besides the ranking.
+pub(crate) struct MissContext {
+    pub(crate) cassette: PathBuf,
+    pub(crate) mode: String,
+    pub(crate) reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, url: &str, body: &str) -> RequestParts {
+        RequestParts::new(
+            method,
+            Url::parse(url).unwrap(),
+            Headers::default(),
+            Bytes::from(body.to_string()),
+        )
+    }
+
+    #[test]
+    fn uri_matching_ignores_query_order_but_not_values() {
+        let a = parts("GET", "http://x.test/a?b=2&a=1", "");
+        let b = parts("GET", "http://x.test:80/a?a=1&b=2", "");
+        let c = parts("GET", "http://x.test/a?a=1&b=3", "");
+        assert!(Match::uri().matches(&a, &b));
+        assert!(!Match::uri().matches(&a, &c));
+        assert!(Match::path().matches(&a, &c));
+    }
+
+    #[test]
+    fn json_body_matching_ignores_key_order_and_spacing() {
+        let a = parts("POST", "http://x.test/", r#"{"a":1,"b":[1,2]}"#);
+        let b = parts("POST", "http://x.test/", "{ \"b\": [1, 2], \"a\": 1 }");
+        assert!(Match::json_body().matches(&a, &b));
+        assert!(!Match::body().matches(&a, &b));
+    }
+
+    #[test]
+    fn a_miss_report_ranks_the_closest_request_and_diffs_it() {
+        let live = parts("POST", "http://x.test/users", "{\"name\":\"Ada\"}");
+        let recorded = vec![
+            (0, parts("GET", "http://x.test/other", ""), false),
+            (1, parts("GET", "http://x.test/users", ""), false),
+        ];
+        let report = miss_report(
+            &live,
+            &recorded,
+            &[Match::method(), Match::uri()],
+            MissContext {
+                cassette: "cassettes/t.yaml".into(),
+                mode: "replay".into(),
+                reason: "replay mode never records".into(),
+            },
+        );
+        assert_eq!(report.closest()[0].index, 1);
+        assert_eq!(report.closest()[0].passed, vec!["uri"]);
+        assert_eq!(report.closest()[0].failed, vec!["method"]);
+        let text = report.to_string();
+        assert!(text.contains("-GET http://x.test/users"), "{text}");
+        assert!(text.contains("+POST http://x.test/users"), "{text}");
+        assert!(text.contains("+{\"name\":\"Ada\"}"), "{text}");
+        assert!(text.contains("WIRETAPE_RECORD=new_episodes"), "{text}");
+    }
+}

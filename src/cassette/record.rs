@@ -1,0 +1,248 @@
+//! Recording: the live request as a cassette stores it, and a response whose
+//! body is teed chunk by chunk (passed through as it arrives, kept for the
+//! cassette) until it ends.
+
+use std::io::Read;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{HeaderMap, header};
+use tokio::time::Instant;
+
+use super::filter::Filters;
+use super::format::{BodyForm, Chunk, ChunkData, Headers, RecordedError, RecordedResponse};
+use super::matching::RequestParts;
+use crate::body::ChunkStream;
+use crate::{Body, Error, Request, Response, Result};
+
+/// What recording does besides keeping bytes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordOptions {
+    /// Store gzip/deflate bodies decoded, without `Content-Encoding`.
+    pub(crate) decode_compressed: bool,
+}
+
+/// The live request (whose body has been read into `body`) after filters:
+/// what matching compares and what the cassette keeps.
+pub(crate) fn live_parts(request: &Request, body: &Bytes, filters: &Filters) -> RequestParts {
+    let mut url = request.url().clone();
+    url.set_fragment(None);
+    filters.url(&mut url);
+    let mut headers = Headers::from_map(request.headers());
+    filters.headers(&mut headers);
+    let body = filters
+        .body(body)
+        .map(Bytes::from)
+        .unwrap_or_else(|| body.clone());
+    RequestParts::new(request.method().as_str(), url, headers, body)
+}
+
+/// The failure as a cassette stores it.
+pub(crate) fn recorded_error(error: &Error) -> RecordedError {
+    RecordedError {
+        kind: error.kind(),
+        message: error.message(),
+    }
+}
+
+/// Called once with the finished recording of a response.
+pub(crate) type OnRecorded = Box<dyn FnOnce(RecordedResponse) + Send + 'static>;
+
+/// Hands `response` on with its body teed; `done` receives the recording when
+/// the body has ended, failed or been dropped (a body dropped half-read is
+/// recorded as far as it was read).
+pub(crate) fn tee_response(
+    response: Response,
+    started: Instant,
+    filters: Arc<Filters>,
+    options: RecordOptions,
+    done: OnRecorded,
+) -> Response {
+    let head_at = Instant::now();
+    let latency_ms = millis(head_at - started);
+    let (head, body) = response.into_parts();
+    let recording = Recording {
+        status: head.status().as_u16(),
+        headers: head.headers().clone(),
+        latency_ms,
+        filters,
+        options,
+    };
+    if let Some(bytes) = body.as_bytes() {
+        let bytes = bytes.clone();
+        done(recording.finish(vec![(0, Ok(bytes))]));
+        return head.with_body(body);
+    }
+    let tee = Tee {
+        inner: body.into_stream(),
+        head_at,
+        chunks: Vec::new(),
+        pending: Some((recording, done)),
+    };
+    head.with_body(Body::from_chunk_stream(Box::pin(tee)))
+}
+
+struct Recording {
+    status: u16,
+    headers: HeaderMap,
+    latency_ms: u64,
+    filters: Arc<Filters>,
+    options: RecordOptions,
+}
+
+type Piece = (u64, std::result::Result<Bytes, RecordedError>);
+
+impl Recording {
+    fn finish(self, pieces: Vec<Piece>) -> RecordedResponse {
+        let mut headers = self.headers;
+        let failed = pieces.iter().any(|(_, piece)| piece.is_err());
+        let streamed = pieces.len() > 1 && !headers.contains_key(header::CONTENT_LENGTH);
+        let body = if failed || streamed {
+            let chunks = pieces
+                .into_iter()
+                .map(|(at_ms, piece)| Chunk {
+                    at_ms,
+                    data: match piece {
+                        Ok(bytes) => {
+                            let filtered = self.filters.body(&bytes);
+                            ChunkData::from_bytes(filtered.as_deref().unwrap_or(&bytes))
+                        }
+                        Err(error) => ChunkData::Error(error),
+                    },
+                })
+                .collect();
+            Some(BodyForm::Chunks(chunks))
+        } else {
+            let mut bytes: Vec<u8> = Vec::new();
+            for (_, piece) in pieces {
+                if let Ok(chunk) = piece {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            if self.options.decode_compressed {
+                bytes = decode_in_place(&mut headers, bytes);
+            }
+            let bytes = self.filters.body(&bytes).unwrap_or(bytes);
+            BodyForm::from_bytes(&bytes)
+        };
+        let mut headers = Headers::from_map(&headers);
+        self.filters.headers(&mut headers);
+        RecordedResponse {
+            status: self.status,
+            headers,
+            body,
+            latency_ms: Some(self.latency_ms),
+        }
+    }
+}
+
+/// Decodes a gzip or deflate body and drops `Content-Encoding` (fixing
+/// `Content-Length`); an unknown encoding or a body that does not decode is
+/// kept as it is.
+fn decode_in_place(headers: &mut HeaderMap, bytes: Vec<u8>) -> Vec<u8> {
+    let Some(encoding) = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+    else {
+        return bytes;
+    };
+    let mut decoded = Vec::new();
+    let ok = match encoding.as_str() {
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut decoded)
+            .is_ok(),
+        "deflate" => flate2::read::ZlibDecoder::new(&bytes[..])
+            .read_to_end(&mut decoded)
+            .is_ok(),
+        _ => false,
+    };
+    if !ok {
+        return bytes;
+    }
+    headers.remove(header::CONTENT_ENCODING);
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(header::CONTENT_LENGTH, decoded.len().into());
+    }
+    decoded
+}
+
+/// Passes chunks through as they arrive and keeps them, with their offsets
+/// from the response head, for the recording.
+struct Tee {
+    inner: ChunkStream,
+    head_at: Instant,
+    chunks: Vec<Piece>,
+    pending: Option<(Recording, OnRecorded)>,
+}
+
+impl Tee {
+    fn finish(&mut self) {
+        if let Some((recording, done)) = self.pending.take() {
+            done(recording.finish(std::mem::take(&mut self.chunks)));
+        }
+    }
+}
+
+impl Stream for Tee {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            return Poll::Ready(None);
+        }
+        let polled = this.inner.as_mut().poll_next(cx);
+        if let Poll::Ready(item) = &polled {
+            let at_ms = millis(this.head_at.elapsed());
+            match item {
+                Some(Ok(chunk)) => this.chunks.push((at_ms, Ok(chunk.clone()))),
+                Some(Err(error)) => {
+                    this.chunks.push((at_ms, Err(recorded_error(error))));
+                    this.finish();
+                }
+                None => this.finish(),
+            }
+        }
+        polled
+    }
+}
+
+impl Drop for Tee {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Now, as RFC 3339 UTC to the second (`2026-11-22T16:29:29Z`).
+pub(crate) fn timestamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

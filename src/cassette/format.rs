@@ -151,8 +151,10 @@ fn deserialize_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ErrorK
 }
 
 /// A body, in the most readable form that gives back the recorded bytes.
+///
+/// Written as a mapping with one key: `json`, `text`, `base64` or `chunks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "BodyRepr", into = "BodyRepr")]
 pub enum BodyForm {
     /// A JSON object or array, as a YAML tree; re-encoding it compactly gives
     /// back the recorded bytes.
@@ -165,19 +167,89 @@ pub enum BodyForm {
     Chunks(Vec<Chunk>),
 }
 
-/// One chunk of a streamed body.
+/// How a body is written: one of the keys.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BodyRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    json: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chunks: Option<Vec<Chunk>>,
+}
+
+impl TryFrom<BodyRepr> for BodyForm {
+    type Error = String;
+
+    fn try_from(repr: BodyRepr) -> Result<BodyForm, String> {
+        match repr {
+            BodyRepr {
+                json: Some(json),
+                text: None,
+                base64: None,
+                chunks: None,
+            } => Ok(BodyForm::Json(json)),
+            BodyRepr {
+                json: None,
+                text: Some(text),
+                base64: None,
+                chunks: None,
+            } => Ok(BodyForm::Text(text)),
+            BodyRepr {
+                json: None,
+                text: None,
+                base64: Some(data),
+                chunks: None,
+            } => Ok(BodyForm::Base64(data)),
+            BodyRepr {
+                json: None,
+                text: None,
+                base64: None,
+                chunks: Some(chunks),
+            } => Ok(BodyForm::Chunks(chunks)),
+            _ => Err("a body has exactly one of `json`, `text`, `base64` or `chunks`".into()),
+        }
+    }
+}
+
+impl From<BodyForm> for BodyRepr {
+    fn from(form: BodyForm) -> BodyRepr {
+        match form {
+            BodyForm::Json(json) => BodyRepr {
+                json: Some(json),
+                ..Default::default()
+            },
+            BodyForm::Text(text) => BodyRepr {
+                text: Some(text),
+                ..Default::default()
+            },
+            BodyForm::Base64(data) => BodyRepr {
+                base64: Some(data),
+                ..Default::default()
+            },
+            BodyForm::Chunks(chunks) => BodyRepr {
+                chunks: Some(chunks),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// One chunk of a streamed body: `{at_ms: 5, text: "data: 1"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ChunkRepr", into = "ChunkRepr")]
 pub struct Chunk {
     /// Milliseconds after the response head arrived.
     pub at_ms: u64,
     /// The chunk's bytes, or the failure that ended the body.
-    #[serde(flatten)]
     pub data: ChunkData,
 }
 
 /// What a chunk carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChunkData {
     /// UTF-8 text.
     Text(String),
@@ -185,6 +257,51 @@ pub enum ChunkData {
     Base64(String),
     /// The body broke off here with this failure.
     Error(RecordedError),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChunkRepr {
+    at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<RecordedError>,
+}
+
+impl TryFrom<ChunkRepr> for Chunk {
+    type Error = String;
+
+    fn try_from(repr: ChunkRepr) -> Result<Chunk, String> {
+        let data = match (repr.text, repr.base64, repr.error) {
+            (Some(text), None, None) => ChunkData::Text(text),
+            (None, Some(data), None) => ChunkData::Base64(data),
+            (None, None, Some(error)) => ChunkData::Error(error),
+            _ => return Err("a chunk has exactly one of `text`, `base64` or `error`".into()),
+        };
+        Ok(Chunk {
+            at_ms: repr.at_ms,
+            data,
+        })
+    }
+}
+
+impl From<Chunk> for ChunkRepr {
+    fn from(chunk: Chunk) -> ChunkRepr {
+        let (text, base64, error) = match chunk.data {
+            ChunkData::Text(text) => (Some(text), None, None),
+            ChunkData::Base64(data) => (None, Some(data), None),
+            ChunkData::Error(error) => (None, None, Some(error)),
+        };
+        ChunkRepr {
+            at_ms: chunk.at_ms,
+            text,
+            base64,
+            error,
+        }
+    }
 }
 
 /// One WebSocket event, as in DESIGN.md's format: a frame sent or received.

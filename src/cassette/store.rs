@@ -60,6 +60,31 @@ pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
     Ok(())
 }
 
+impl Tape {
+    /// Reads the cassette file at `path`; errors name the file, line and
+    /// column.
+    pub fn load(path: impl AsRef<Path>) -> Result<Tape> {
+        let path = path.as_ref();
+        load(path)?.ok_or_else(|| file_error(path, "no such file"))
+    }
+
+    /// Writes the cassette to `path` atomically (a temporary file beside it,
+    /// then a rename).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save(path.as_ref(), self)
+    }
+
+    /// Parses cassette YAML; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
+        parse(text, origin.as_ref())
+    }
+
+    /// The cassette as YAML text.
+    pub fn to_yaml(&self) -> Result<String> {
+        crate::yaml::to_string(self)
+    }
+}
+
 fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

@@ -1,0 +1,846 @@
+//! Cassettes end to end: record through the real engine against a local
+//! server, stop it, replay offline; modes, ordering, secrets, safety.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wiretape::cassette::{Cassette, CassetteBuilder, Environment, Match, Mode, Tape, Timing};
+use wiretape::engine::{Engine, HyperEngine};
+use wiretape::mock::{MockEngine, respond_json, respond_ok, respond_redirect};
+use wiretape::{Body, Client, Error, ErrorKind, Method, Request, Response, StatusCode, server};
+
+fn builder(path: &Path) -> CassetteBuilder {
+    Cassette::builder(path).environment(Environment::clean())
+}
+
+/// A recording cassette around `engine` (replacing any file), and a client
+/// sending through it.
+fn recorder<E: Engine>(path: &Path, engine: E) -> (Cassette<E>, Client) {
+    let cassette = builder(path).mode(Mode::Record).build(engine).unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    (cassette, client)
+}
+
+/// A client replaying the cassette `builder` opens, with no network behind it.
+fn player(builder: CassetteBuilder) -> Client {
+    let offline = MockEngine::queue().build();
+    Client::builder()
+        .engine(builder.build(offline).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The embedded API every round trip records against.
+fn api() -> MockEngine {
+    MockEngine::new(|request| async move {
+        Ok(match request.url().path() {
+            "/json" => respond_json(&serde_json::json!({"id": 7, "name": "Ada"})),
+            "/text" => respond_ok("hello\nworld\n").with_header("content-type", "text/plain"),
+            "/binary" => respond_ok((0..=255u8).collect::<Vec<u8>>())
+                .with_header("content-type", "application/octet-stream"),
+            "/gzip" => respond_ok(gzip(b"compressed hello"))
+                .with_header("content-encoding", "gzip")
+                .with_header("content-type", "text/plain"),
+            "/stream" => {
+                let chunks = futures_util::stream::unfold(0, |i| async move {
+                    if i == 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    Some((
+                        Ok::<_, std::io::Error>(Bytes::from(format!("data: {i}\n\n"))),
+                        i + 1,
+                    ))
+                });
+                Response::new(StatusCode::OK)
+                    .with_header("content-type", "text/event-stream")
+                    .with_body(Body::from_stream(chunks))
+            }
+            "/old" => respond_redirect("/json"),
+            "/echo" => {
+                let body = request.body().as_bytes().cloned().unwrap_or_default();
+                respond_ok(body)
+            }
+            "/login" => respond_ok("welcome").with_header("set-cookie", "session=abc123"),
+            _ => Response::new(StatusCode::NOT_FOUND),
+        })
+    })
+}
+
+/// What a caller can observe of a response: status, headers and the body's
+/// chunks as delivered.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    status: StatusCode,
+    headers: Vec<(String, Vec<u8>)>,
+    chunks: Vec<Bytes>,
+}
+
+async fn observe(result: wiretape::Result<Response>) -> Result<Seen, ErrorKind> {
+    let mut response = result.map_err(|e| e.kind())?;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.kind())? {
+        chunks.push(chunk);
+    }
+    Ok(Seen {
+        status: response.status(),
+        headers,
+        chunks,
+    })
+}
+
+/// A loopback port with nothing listening.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+async fn session(client: &Client, base: &str, refused: &str) -> Vec<Result<Seen, ErrorKind>> {
+    let mut seen = Vec::new();
+    for path in ["/json", "/text", "/binary", "/gzip", "/stream"] {
+        seen.push(observe(client.get(format!("{base}{path}")).send().await).await);
+    }
+    // The redirect plugin is not in this build: follow the 302 by hand, so the
+    // cassette holds both engine-level exchanges.
+    let first = client.get(format!("{base}/old")).send().await.unwrap();
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    seen.push(observe(Ok(first)).await);
+    seen.push(observe(client.get(format!("{base}{location}")).send().await).await);
+    seen.push(
+        observe(
+            client
+                .post(format!("{base}/echo"))
+                .body("ping")
+                .send()
+                .await,
+        )
+        .await,
+    );
+    seen.push(observe(client.get(refused).send().await).await);
+    seen
+}
+
+#[tokio::test]
+async fn a_round_trip_through_the_real_engine_replays_identically_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("round_trip.yaml");
+    let server = server::serve(api(), "127.0.0.1:0").await.unwrap();
+    let base = server.url("").trim_end_matches('/').to_string();
+    let refused = format!("http://127.0.0.1:{}/nothing-here", closed_port());
+
+    let recorder = builder(&path)
+        .mode(Mode::Record)
+        .build(HyperEngine::default())
+        .unwrap();
+    let client = Client::builder().engine(recorder.clone()).build().unwrap();
+    let recorded = session(&client, &base, &refused).await;
+    let report = recorder.finish().unwrap();
+    assert_eq!(report.recorded, 9);
+    server.shutdown().await;
+
+    assert_eq!(recorded[0].as_ref().unwrap().status, 200);
+    assert!(
+        recorded[4].as_ref().unwrap().chunks.len() > 1,
+        "the stream arrived in chunks"
+    );
+    assert_eq!(recorded[5].as_ref().unwrap().status, 302);
+    assert_eq!(recorded[8], Err(ErrorKind::ConnectionRefused));
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("version: 1\n"), "{text}");
+    assert!(
+        text.contains("json:\n"),
+        "the JSON body is a YAML tree:\n{text}"
+    );
+    assert!(
+        text.contains("chunks:"),
+        "the stream keeps its chunks:\n{text}"
+    );
+    assert!(text.contains("kind: connection_refused"), "{text}");
+
+    let player = builder(&path)
+        .mode(Mode::Replay)
+        .error_on_unused(true)
+        .build(HyperEngine::default())
+        .unwrap();
+    let client = Client::builder().engine(player.clone()).build().unwrap();
+    let replayed = session(&client, &base, &refused).await;
+    assert_eq!(replayed, recorded);
+    let report = player.finish().unwrap();
+    assert_eq!((report.replayed, report.recorded), (9, 0));
+}
+
+/// An engine that counts the requests that reach it.
+fn counting(engine: MockEngine) -> (Arc<AtomicUsize>, impl Engine) {
+    struct Counting(MockEngine, Arc<AtomicUsize>);
+    impl Engine for Counting {
+        fn execute(
+            &self,
+            request: Request,
+        ) -> wiretape::engine::BoxFuture<'_, wiretape::Result<Response>> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.execute(request)
+        }
+        fn capabilities(&self) -> wiretape::engine::Capabilities {
+            self.0.capabilities()
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    (count.clone(), Counting(engine, count))
+}
+
+async fn get_text(client: &Client, url: &str) -> wiretape::Result<String> {
+    client.get(url).send().await?.text().await
+}
+
+#[tokio::test]
+async fn once_records_a_missing_cassette_then_replays_without_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("once.yaml");
+    let (calls, engine) = counting(api());
+    let cassette = builder(&path).build(engine).unwrap();
+    assert_eq!(cassette.mode(), Mode::Once);
+    let client = Client::builder().engine(cassette).build().unwrap();
+    assert_eq!(
+        get_text(&client, "http://api.test/text").await.unwrap(),
+        "hello\nworld\n"
+    );
+    drop(client); // saves on drop
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(path.exists());
+
+    let (calls, engine) = counting(api());
+    let client = Client::builder()
+        .engine(builder(&path).build(engine).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(
+        get_text(&client, "http://api.test/text").await.unwrap(),
+        "hello\nworld\n"
+    );
+    let miss = get_text(&client, "http://api.test/json").await.unwrap_err();
+    assert_eq!(miss.kind(), ErrorKind::CassetteMiss);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "an existing cassette never reaches the network"
+    );
+}
+
+#[tokio::test]
+async fn identical_requests_replay_in_recorded_order_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("order.yaml");
+    let counter = Arc::new(AtomicUsize::new(0));
+    let seen = counter.clone();
+    let engine = MockEngine::new(move |_| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move { Ok(respond_ok(format!("call {n}"))) }
+    });
+    let (cassette, client) = recorder(&path, engine);
+    for _ in 0..3 {
+        get_text(&client, "http://api.test/poll").await.unwrap();
+    }
+    cassette.finish().unwrap();
+
+    let client = player(builder(&path));
+    for n in 0..3 {
+        assert_eq!(
+            get_text(&client, "http://api.test/poll").await.unwrap(),
+            format!("call {n}")
+        );
+    }
+    let err = get_text(&client, "http://api.test/poll").await.unwrap_err();
+    assert!(err.to_string().contains("already replayed"), "{err}");
+    assert!(err.to_string().contains("allow_playback_repeats"), "{err}");
+
+    let client = player(builder(&path).allow_playback_repeats(true));
+    for expected in ["call 0", "call 1", "call 2", "call 2", "call 2"] {
+        assert_eq!(
+            get_text(&client, "http://api.test/poll").await.unwrap(),
+            expected
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_miss_names_the_cassette_the_closest_request_and_how_to_rerecord() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("miss.yaml");
+    let (cassette, client) = recorder(&path, api());
+    client
+        .post("http://api.test/echo?page=1")
+        .body("{\"name\":\"Ada\"}")
+        .send()
+        .await
+        .unwrap();
+    client.get("http://api.test/text").send().await.unwrap();
+    cassette.finish().unwrap();
+
+    let client = Client::builder()
+        .engine(builder(&path).mode(Mode::Replay).build(api()).unwrap())
+        .build()
+        .unwrap();
+    let err = client
+        .post("http://api.test/echo?page=2")
+        .body("{\"name\":\"Bob\"}")
+        .send()
+        .await
+        .unwrap_err();
+    let Error::CassetteMiss(miss) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(miss.cassette(), path);
+    assert_eq!(miss.closest()[0].index, 0);
+    assert_eq!(miss.closest()[0].passed, vec!["method"]);
+    assert_eq!(miss.closest()[0].failed, vec!["uri"]);
+    let text = err.to_string();
+    assert!(
+        text.contains("mode: replay; matching on: method, uri"),
+        "{text}"
+    );
+    assert!(text.contains("-POST http://api.test/echo?page=1"), "{text}");
+    assert!(text.contains("+POST http://api.test/echo?page=2"), "{text}");
+    assert!(text.contains("+{\"name\":\"Bob\"}"), "{text}");
+    assert!(text.contains("WIRETAPE_RECORD=all"), "{text}");
+}
+
+#[tokio::test]
+async fn matching_on_bodies_and_headers_picks_the_right_interaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bodies.yaml");
+    let (cassette, client) = recorder(&path, api());
+    for body in ["{\"n\":1,\"m\":2}", "{\"n\":3}"] {
+        client
+            .post("http://api.test/echo")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    cassette.finish().unwrap();
+
+    let cassette = builder(&path)
+        .match_on([Match::method(), Match::uri(), Match::json_body()])
+        .build(MockEngine::queue().build())
+        .unwrap();
+    let client = Client::builder().engine(cassette).build().unwrap();
+    let second = client
+        .post("http://api.test/echo")
+        .body("{ \"n\": 3 }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.text().await.unwrap(), "{\"n\":3}");
+    let first = client
+        .post("http://api.test/echo")
+        .body("{\"m\":2,\"n\":1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.text().await.unwrap(), "{\"n\":1,\"m\":2}");
+}
+
+#[tokio::test]
+async fn new_episodes_appends_what_is_missing_and_record_replaces_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("episodes.yaml");
+    let record = |mode: Mode, urls: &'static [&'static str]| {
+        let path = path.clone();
+        async move {
+            let cassette = builder(&path).mode(mode).build(api()).unwrap();
+            let client = Client::builder().engine(cassette.clone()).build().unwrap();
+            for url in urls {
+                client
+                    .get(*url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+            }
+            cassette.finish().unwrap()
+        }
+    };
+    record(Mode::Record, &["http://api.test/text"]).await;
+    let report = record(
+        Mode::NewEpisodes,
+        &["http://api.test/text", "http://api.test/json"],
+    )
+    .await;
+    assert_eq!((report.replayed, report.recorded), (1, 1));
+    let uris = |tape: Tape| -> Vec<String> {
+        tape.interactions
+            .into_iter()
+            .map(|i| i.request.uri)
+            .collect()
+    };
+    assert_eq!(
+        uris(Tape::load(&path).unwrap()),
+        ["http://api.test/text", "http://api.test/json"]
+    );
+    record(Mode::Record, &["http://api.test/binary"]).await;
+    assert_eq!(uris(Tape::load(&path).unwrap()), ["http://api.test/binary"]);
+}
+
+#[tokio::test]
+async fn passthrough_neither_replays_nor_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passthrough.yaml");
+    let cassette = builder(&path).mode(Mode::Passthrough).build(api()).unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(
+        get_text(&client, "http://api.test/text").await.unwrap(),
+        "hello\nworld\n"
+    );
+    cassette.finish().unwrap();
+    drop(client);
+    drop(cassette);
+    assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn the_environment_overrides_the_mode_and_ci_refuses_to_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.yaml");
+    let on_ci = Cassette::builder(&path)
+        .environment(Environment::clean().ci(true))
+        .build(api())
+        .unwrap_err();
+    assert_eq!(on_ci.kind(), ErrorKind::CassetteFile);
+    assert!(on_ci.to_string().contains("record it locally"), "{on_ci}");
+
+    let replay_only = Cassette::builder(&path)
+        .environment(Environment::clean().record("none"))
+        .build(api())
+        .unwrap_err();
+    assert!(
+        replay_only.to_string().contains("never records"),
+        "{replay_only}"
+    );
+
+    let forced = Cassette::builder(&path)
+        .mode(Mode::Replay)
+        .environment(Environment::clean().ci(true).record("all"))
+        .build(api())
+        .unwrap();
+    assert_eq!(forced.mode(), Mode::Record);
+    drop(forced);
+    assert!(
+        Tape::load(&path).unwrap().interactions.is_empty(),
+        "record mode replaces the file"
+    );
+
+    let bad = Cassette::builder(&path)
+        .environment(Environment::clean().record("sometimes"))
+        .build(api())
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("WIRETAPE_RECORD=\"sometimes\""),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn no_credential_header_reaches_disk_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.yaml");
+    let (cassette, client) = recorder(&path, api());
+    let request = || {
+        client
+            .post("http://api.test/login")
+            .header("authorization", "Bearer tok-AAAA")
+            .header("proxy-authorization", "Basic cHJveHk6cHc=")
+            .header("cookie", "sid=cookie-BBBB")
+            .header("x-api-key", "key-CCCC")
+            .body("hello")
+    };
+    let live = request().send().await.unwrap();
+    assert_eq!(
+        live.headers()["set-cookie"],
+        "session=abc123",
+        "the caller sees real values"
+    );
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in [
+        "tok-AAAA",
+        "cHJveHk6cHc=",
+        "cookie-BBBB",
+        "key-CCCC",
+        "abc123",
+    ] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    assert_eq!(text.matches("<REDACTED>").count(), 5, "{text}");
+
+    // Filters apply to the live request too, so the redacted request matches.
+    let client = Client::builder()
+        .engine(
+            builder(&path)
+                .match_on([
+                    Match::method(),
+                    Match::uri(),
+                    Match::header("authorization"),
+                ])
+                .build(MockEngine::queue().build())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let replayed = client
+        .post("http://api.test/login")
+        .header("authorization", "Bearer another-token")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.headers()["set-cookie"], "<REDACTED>");
+    assert_eq!(replayed.text().await.unwrap(), "welcome");
+}
+
+#[tokio::test]
+async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("filtered.yaml");
+    let engine = MockEngine::new(|_| async {
+        Ok(respond_ok(
+            "{\n  \"access_token\": \"at-XYZ789\",\n  \"user\": \"ada@example.com\"\n}",
+        ))
+    });
+    let configure = |b: CassetteBuilder| {
+        b.filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+            .filter_body(r"password=(\w+)", "<PASSWORD>")
+            .filter_query("api_key", "<API_KEY>")
+            .filter_sensitive_data("<EMAIL>", "ada@example.com")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    let url = "http://api.test/oauth/token?api_key=k-123456";
+    let live = client
+        .post(url)
+        .body("user=ada&password=hunter22")
+        .send()
+        .await
+        .unwrap();
+    assert!(live.text().await.unwrap().contains("at-XYZ789"));
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["at-XYZ789", "hunter22", "k-123456", "ada@example.com"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    assert!(
+        text.contains("<ACCESS_TOKEN>") && text.contains("<PASSWORD>"),
+        "{text}"
+    );
+
+    let cassette = configure(builder(&path).mode(Mode::Replay))
+        .build(MockEngine::queue().build())
+        .unwrap();
+    let client = Client::builder().engine(cassette).build().unwrap();
+    let body = client
+        .post(url)
+        .body("user=ada&password=hunter22")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        body, "{\n  \"access_token\": \"<ACCESS_TOKEN>\",\n  \"user\": \"ada@example.com\"\n}",
+        "the e-mail placeholder is restored; the token is not recoverable"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timing.yaml");
+    let engine = MockEngine::new(|_| async {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let chunks = futures_util::stream::unfold(0u64, |i| async move {
+            if i == 3 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(vec![b'a' + i as u8; 3])),
+                i + 1,
+            ))
+        });
+        Ok(Response::new(StatusCode::OK).with_body(Body::from_stream(chunks)))
+    });
+    let (cassette, client) = recorder(&path, engine);
+    let recorded = observe(client.get("http://api.test/sse").send().await)
+        .await
+        .unwrap();
+    cassette.finish().unwrap();
+    assert_eq!(recorded.chunks, [&b"aaa"[..], b"bbb", b"ccc"]);
+    let tape = Tape::load(&path).unwrap();
+    let response = tape.interactions[0].response.as_ref().unwrap();
+    assert_eq!(response.latency_ms, Some(40));
+
+    for (timing, expected_gaps) in [
+        (Timing::Instant, [0, 0, 0, 0]),
+        (Timing::Recorded, [40, 100, 100, 100]),
+        (Timing::Scaled(0.5), [20, 50, 50, 50]),
+    ] {
+        let cassette = builder(&path)
+            .timing(timing)
+            .build(MockEngine::queue().build())
+            .unwrap();
+        let client = Client::builder().engine(cassette).build().unwrap();
+        let mut last = tokio::time::Instant::now();
+        let mut gaps = Vec::new();
+        let mut response = client.get("http://api.test/sse").send().await.unwrap();
+        gaps.push(last.elapsed().as_millis() as u64);
+        last = tokio::time::Instant::now();
+        let mut chunks = Vec::new();
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            gaps.push(last.elapsed().as_millis() as u64);
+            last = tokio::time::Instant::now();
+            chunks.push(chunk);
+        }
+        assert_eq!(chunks, recorded.chunks, "{timing:?}");
+        assert_eq!(gaps, expected_gaps, "{timing:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_off_replays_the_same_error_at_the_same_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    let engine = MockEngine::new(|request| async move {
+        let chunks = futures_util::stream::iter(vec![
+            Ok(Bytes::from("partial ")),
+            Err(Error::reset(
+                request.to_string(),
+                "connection reset by peer",
+            )),
+        ]);
+        Ok(Response::new(StatusCode::OK).with_body(Body::from_chunk_stream(Box::pin(chunks))))
+    });
+    let (cassette, client) = recorder(&path, engine);
+    let mut live = client.get("http://api.test/big").send().await.unwrap();
+    assert_eq!(live.chunk().await.unwrap().unwrap(), "partial ");
+    assert_eq!(
+        live.chunk().await.unwrap_err().kind(),
+        ErrorKind::ConnectionReset
+    );
+    drop(live);
+    cassette.finish().unwrap();
+
+    let client = player(builder(&path));
+    let mut replayed = client.get("http://api.test/big").send().await.unwrap();
+    assert_eq!(replayed.chunk().await.unwrap().unwrap(), "partial ");
+    let err = replayed.chunk().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    assert!(
+        err.to_string().contains("connection reset by peer"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_exact_by_default_and_decoded_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    for decode in [false, true] {
+        let path = dir.path().join(format!("gzip-{decode}.yaml"));
+        let cassette = builder(&path)
+            .mode(Mode::Record)
+            .decode_compressed(decode)
+            .build(api())
+            .unwrap();
+        let client = Client::builder().engine(cassette.clone()).build().unwrap();
+        let live = client
+            .get("http://api.test/gzip")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(live, gzip(b"compressed hello"));
+        cassette.finish().unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let client = player(builder(&path));
+        let replayed = client.get("http://api.test/gzip").send().await.unwrap();
+        if decode {
+            assert!(text.contains("text: compressed hello"), "{text}");
+            assert!(replayed.headers().get("content-encoding").is_none());
+            assert_eq!(replayed.bytes().await.unwrap(), "compressed hello");
+        } else {
+            assert!(text.contains("base64:"), "{text}");
+            assert_eq!(replayed.headers()["content-encoding"], "gzip");
+            assert_eq!(replayed.bytes().await.unwrap(), gzip(b"compressed hello"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn unused_interactions_are_reported_and_can_be_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unused.yaml");
+    let (cassette, client) = recorder(&path, api());
+    get_text(&client, "http://api.test/text").await.unwrap();
+    get_text(&client, "http://api.test/json").await.unwrap();
+    cassette.finish().unwrap();
+
+    let cassette = builder(&path)
+        .error_on_unused(true)
+        .build(MockEngine::queue().build())
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    get_text(&client, "http://api.test/json").await.unwrap();
+    assert_eq!(cassette.report().unused, ["#0 GET http://api.test/text"]);
+    let err = cassette.finish().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("never replayed: #0 GET http://api.test/text"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_panicking_test_writes_nothing_and_leaves_the_old_cassette_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panic.yaml");
+    std::fs::write(&path, "version: 1\ninteractions: []\n").unwrap();
+    let worker = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let cassette = builder(&path).mode(Mode::Record).build(api()).unwrap();
+                let client = Client::builder().engine(cassette).build().unwrap();
+                get_text(&client, "http://api.test/text").await.unwrap();
+                panic!("the test fails after recording");
+            });
+        })
+    };
+    assert!(worker.join().is_err());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "version: 1\ninteractions: []\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["panic.yaml"],
+        "no temporary or lock file is left behind"
+    );
+}
+
+#[test]
+fn two_recorders_on_one_cassette_do_not_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.yaml");
+    let first = builder(&path).mode(Mode::Record).build(api()).unwrap();
+    let second = builder(&path).mode(Mode::Record).build(api()).unwrap_err();
+    assert!(second.to_string().contains("another recorder"), "{second}");
+    drop(first);
+    builder(&path).mode(Mode::Record).build(api()).unwrap();
+}
+
+#[test]
+fn malformed_and_unknown_cassettes_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "version: 2\ninteractions: []\n",
+            "unsupported cassette version 2",
+            1,
+        ),
+        (
+            "version: 1\ninteractions:\n  - request: {method: GET, uri: http://x.test/}\n    response: {status: 200, body: {yaml: 1}}\n",
+            "unknown field `yaml`",
+            4,
+        ),
+        (
+            "version: 1\ninteractions:\n  - request: {method: GET, uri: http://x.test/}\n    error: {kind: gremlins, message: ''}\n",
+            "unknown error kind \"gremlins\"",
+            4,
+        ),
+    ];
+    for (text, expected, line) in cases {
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, text).unwrap();
+        let err = builder(&path).build(api()).unwrap_err();
+        let Error::CassetteFile { line: Some(at), .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*at, line, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(err.to_string().contains("bad.yaml:"), "{err}");
+    }
+    let path = dir.path().join("neither.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ninteractions:\n  - request: {method: GET, uri: http://x.test/}\n",
+    )
+    .unwrap();
+    let err = builder(&path).build(api()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("interaction 0 (GET http://x.test/) has neither"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cassette_paths_resolve_under_the_manifest_dir() {
+    let path = wiretape::cassette_path!();
+    assert!(
+        path.ends_with("cassettes/cassette_paths_resolve_under_the_manifest_dir.yaml"),
+        "{}",
+        path.display()
+    );
+    assert!(path.starts_with(env!("CARGO_MANIFEST_DIR")));
+}
+
+#[tokio::test]
+async fn hand_written_cassettes_replay_requests_built_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ninteractions:\n  - request: {method: get, uri: 'HTTP://API.test:80/users?b=2&a=1', headers: {}}\n    response:\n      status: 200\n      headers: {Content-Type: application/json}\n      body: {json: {users: [Ada]}}\n",
+    )
+    .unwrap();
+    let cassette = builder(&path).build(MockEngine::queue().build()).unwrap();
+    let request = Request::new(
+        Method::GET,
+        "http://api.test/users?a=1&b=2".parse().unwrap(),
+    );
+    let response = cassette.execute(request).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.text().await.unwrap(), "{\"users\":[\"Ada\"]}");
+}

@@ -11,22 +11,38 @@ use crate::{Error, Result};
 
 /// An error about the cassette at `path`.
 pub(crate) fn file_error(path: &Path, message: impl Into<String>) -> Error {
+    located_error(path, None, None, message)
+}
+
+/// An error about the cassette at `path`, at a line and column.
+pub(crate) fn located_error(
+    path: &Path,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: impl Into<String>,
+) -> Error {
     Error::CassetteFile {
         path: path.to_path_buf(),
-        line: None,
-        column: None,
+        line,
+        column,
         message: message.into(),
     }
 }
 
+/// Parses YAML text read from `path` into `T`.
+fn parse_as<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    crate::yaml::parse::<T>(text)
+        .map_err(|err| located_error(path, err.line, err.column, err.message))
+}
+
 /// Parses cassette text read from `path`.
 pub(crate) fn parse(text: &str, path: &Path) -> Result<Tape> {
-    crate::yaml::parse::<Tape>(text).map_err(|err| Error::CassetteFile {
-        path: path.to_path_buf(),
-        line: err.line,
-        column: err.column,
-        message: err.message,
-    })
+    parse_as(text, path)
+}
+
+/// Parses any YAML read from `path` (another tool's cassette).
+pub(crate) fn parse_value(text: &str, path: &Path) -> Result<crate::yaml::Value> {
+    parse_as(text, path)
 }
 
 /// Reads the cassette at `path`; `None` when there is no such file.

@@ -80,41 +80,29 @@ pub fn import_file(path: impl AsRef<Path>) -> Result<Tape> {
 /// Converts a Ruby VCR cassette (`http_interactions:`); `origin` names it
 /// in errors.
 pub fn from_ruby_vcr(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
-    let origin = origin.as_ref();
-    let root = parse_yaml(text, origin)?;
-    let items = root
-        .get("http_interactions")
-        .and_then(Value::as_sequence)
-        .ok_or_else(|| {
-            file_error(
-                origin,
-                "no `http_interactions` list: not a Ruby VCR cassette",
-            )
-        })?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            vcr_interaction(item, |body| body.get("base64_string"))
-                .map_err(|err| file_error(origin, format!("interaction {i}: {err}")))
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(tape)
+    vcr_tape(text, origin.as_ref(), "http_interactions", "Ruby VCR")
 }
 
 /// Converts a vcrpy cassette; `origin` names it in errors.
 pub fn from_vcrpy(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
-    let origin = origin.as_ref();
-    let root = parse_yaml(text, origin)?;
-    let items = root
-        .get("interactions")
-        .and_then(Value::as_sequence)
-        .ok_or_else(|| file_error(origin, "no `interactions` list: not a vcrpy cassette"))?;
+    vcr_tape(text, origin.as_ref(), "interactions", "vcrpy")
+}
+
+/// The two VCR dialects share their shape: a list of interactions under
+/// `list`.
+fn vcr_tape(text: &str, origin: &Path, list: &str, dialect: &str) -> Result<Tape> {
+    let root = super::store::parse_value(text, origin)?;
+    let items = root.get(list).and_then(Value::as_sequence).ok_or_else(|| {
+        file_error(
+            origin,
+            format!("no `{list}` list: not a {dialect} cassette"),
+        )
+    })?;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            vcr_interaction(item, |_| None)
+            vcr_interaction(item)
                 .map_err(|err| file_error(origin, format!("interaction {i}: {err}")))
         })
         .collect::<Result<Vec<_>>>()
@@ -128,20 +116,12 @@ fn tape(interactions: Vec<Interaction>) -> Tape {
     }
 }
 
-fn parse_yaml(text: &str, origin: &Path) -> Result<Value> {
-    super::store::parse_value(text, origin)
-}
-
-/// One Ruby VCR or vcrpy interaction: they share their shape, except that
-/// Ruby VCR may keep a body as `base64_string` (`base64` picks it).
-fn vcr_interaction(
-    item: &Value,
-    base64: impl Fn(&Value) -> Option<&Value>,
-) -> std::result::Result<Interaction, String> {
+/// One Ruby VCR or vcrpy interaction.
+fn vcr_interaction(item: &Value) -> std::result::Result<Interaction, String> {
     let request = item.get("request").ok_or("no request")?;
     let method = text_of(request.get("method")).ok_or("request has no method")?;
     let uri = text_of(request.get("uri")).ok_or("request has no uri")?;
-    let request_body = vcr_body(request.get("body"), &base64)?;
+    let request_body = vcr_body(request.get("body"))?;
     let response = item.get("response").ok_or("no response")?;
     let status = response.get("status").ok_or("response has no status")?;
     let status = status
@@ -150,31 +130,32 @@ fn vcr_interaction(
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
         .ok_or("response status has no numeric code")?;
-    let response_body = vcr_body(response.get("body"), &base64)?;
+    let response_body = vcr_body(response.get("body"))?;
     Ok(build(
         &method,
         &uri,
         yaml_headers(request.get("headers")),
         request_body,
-        Ok((status, yaml_headers(response.get("headers")), response_body)),
+        Ok(Answer {
+            status,
+            headers: yaml_headers(response.get("headers")),
+            body: response_body,
+        }),
         None,
     ))
 }
 
 /// A body as VCR tools write it: null, a string, `!!binary` base64, or a
 /// mapping with `string` (or Ruby's `base64_string`).
-fn vcr_body(
-    value: Option<&Value>,
-    base64: &impl Fn(&Value) -> Option<&Value>,
-) -> std::result::Result<Vec<u8>, String> {
+fn vcr_body(value: Option<&Value>) -> std::result::Result<Vec<u8>, String> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
     if value.is_mapping() {
-        if let Some(encoded) = base64(value) {
+        if let Some(encoded) = value.get("base64_string") {
             return decode_base64(encoded);
         }
-        return vcr_body(value.get("string"), base64);
+        return vcr_body(value.get("string"));
     }
     match value {
         Value::Null => Ok(Vec::new()),
@@ -182,7 +163,7 @@ fn vcr_body(
         Value::Tagged(tagged) if tagged.tag.to_string().contains("binary") => {
             decode_base64(&tagged.value)
         }
-        Value::Tagged(tagged) => vcr_body(Some(&tagged.value), base64),
+        Value::Tagged(tagged) => vcr_body(Some(&tagged.value)),
         other => Err(format!("unexpected body {other:?}")),
     }
 }
@@ -227,6 +208,13 @@ fn yaml_headers(value: Option<&Value>) -> Vec<(String, String)> {
     out
 }
 
+/// A response from plain parts.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
 /// An interaction from plain parts, with header names lower-cased and
 /// grouped, and a decompressed body's stale `Content-Encoding` dropped.
 fn build(
@@ -234,7 +222,7 @@ fn build(
     uri: &str,
     request_headers: Vec<(String, String)>,
     request_body: Vec<u8>,
-    outcome: std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), RecordedError>,
+    outcome: std::result::Result<Answer, RecordedError>,
     websocket: Option<Vec<WsEvent>>,
 ) -> Interaction {
     let request = RecordedRequest {
@@ -244,7 +232,11 @@ fn build(
         body: BodyForm::from_bytes(&request_body),
     };
     let (response, error) = match outcome {
-        Ok((status, headers, body)) => {
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        }) => {
             let mut headers = grouped(headers);
             drop_stale_encoding(&mut headers, &body);
             let response = RecordedResponse {
@@ -338,7 +330,7 @@ fn har_entry(entry: &serde_json::Value) -> std::result::Result<Interaction, Stri
     let request = entry.get("request").ok_or("no request")?;
     let method = request["method"].as_str().ok_or("request has no method")?;
     let url = request["url"].as_str().ok_or("request has no url")?;
-    let request_body = har_body(&request["postData"], "text")?;
+    let request_body = har_body(&request["postData"])?;
     let response = entry.get("response").ok_or("no response")?;
     let status = response["status"]
         .as_u64()
@@ -348,11 +340,11 @@ fn har_entry(entry: &serde_json::Value) -> std::result::Result<Interaction, Stri
         Err(har_error(entry))
     } else {
         let status = u16::try_from(status).map_err(|_| format!("invalid status {status}"))?;
-        Ok((
+        Ok(Answer {
             status,
-            har_headers(&response["headers"]),
-            har_body(&response["content"], "text")?,
-        ))
+            headers: har_headers(&response["headers"]),
+            body: har_body(&response["content"])?,
+        })
     };
     let mut interaction = build(
         method,
@@ -416,8 +408,8 @@ fn har_headers(value: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn har_body(content: &serde_json::Value, field: &str) -> std::result::Result<Vec<u8>, String> {
-    let Some(text) = content[field].as_str() else {
+fn har_body(content: &serde_json::Value) -> std::result::Result<Vec<u8>, String> {
+    let Some(text) = content["text"].as_str() else {
         return Ok(Vec::new());
     };
     if content["encoding"].as_str() == Some("base64") {

@@ -91,7 +91,14 @@ pub fn from_vcrpy(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
 /// The two VCR dialects share their shape: a list of interactions under
 /// `list`.
 fn vcr_tape(text: &str, origin: &Path, list: &str, dialect: &str) -> Result<Tape> {
-    let root = super::store::parse_value(text, origin)?;
+    // The YAML reader resolves the standard `!!binary` tag away, leaving the
+    // base64 text as a plain string; the local tag `!binary` (old Ruby VCR's
+    // spelling) survives, so the standard one is read as that.
+    static STANDARD_BINARY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?m)([:-][ \t]+)!!binary\b").expect("a valid literal regex")
+    });
+    let text = STANDARD_BINARY.replace_all(text, "${1}!binary");
+    let root = super::store::parse_value(&text, origin)?;
     let items = root.get(list).and_then(Value::as_sequence).ok_or_else(|| {
         file_error(
             origin,

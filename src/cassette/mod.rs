@@ -505,6 +505,12 @@ impl<E> Cassette<E> {
         self.shared.mode
     }
 
+    /// Whether requests that the tape does not answer go to the inner engine
+    /// (and are recorded): a test can start the real server only then.
+    pub fn is_recording(&self) -> bool {
+        self.shared.recording
+    }
+
     /// Writes the file if anything was recorded, and reports what happened.
     /// Fails when a recorded body is still being read, when writing fails,
     /// or (with [`CassetteBuilder::error_on_unused`]) when interactions were
@@ -763,6 +769,7 @@ impl<E: Engine> Engine for Cassette<E> {
                 }
             }
             *request.body_mut() = Body::from(body);
+            let head_only = request.method() == http::Method::HEAD;
             let slot = shared.begin(live.to_recorded());
             let started = tokio::time::Instant::now();
             match self.inner.execute(request).await {
@@ -774,6 +781,7 @@ impl<E: Engine> Engine for Cassette<E> {
                     let owner = shared.clone();
                     Ok(record::tee_response(
                         response,
+                        head_only,
                         started,
                         shared.filters.clone(),
                         shared.options.clone(),

@@ -54,9 +54,12 @@ pub(crate) type OnRecorded = Box<dyn FnOnce(RecordedResponse) + Send + 'static>;
 
 /// Hands `response` on with its body teed; `done` receives the recording when
 /// the body has ended, failed or been dropped (a body dropped half-read is
-/// recorded as far as it was read).
+/// recorded as far as it was read). A response that has no body (to `HEAD`,
+/// a 1xx, 204 or 304, or `Content-Length: 0`) is recorded at once, so that
+/// nobody has to read an empty body before the cassette can be saved.
 pub(crate) fn tee_response(
     response: Response,
+    head_only: bool,
     started: Instant,
     filters: Arc<Filters>,
     options: RecordOptions,
@@ -72,6 +75,16 @@ pub(crate) fn tee_response(
         filters,
         options,
     };
+    let status = head.status();
+    let bodiless = head_only
+        || status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED
+        || head.content_length() == Some(0);
+    if bodiless {
+        done(recording.finish(Vec::new()));
+        return head.with_body(body);
+    }
     if let Some(bytes) = body.as_bytes() {
         let bytes = bytes.clone();
         done(recording.finish(vec![(0, Ok(bytes))]));

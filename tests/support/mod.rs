@@ -1,0 +1,146 @@
+//! Test support: one Python virtual environment, shared by every test that
+//! needs a real third-party tool (httpbin, vcrpy), created once under the
+//! target directory and reused.
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Everything the Python-backed tests need, installed together.
+pub const PYTHON_PACKAGES: &[&str] = &["httpbin", "gunicorn", "vcrpy", "requests"];
+
+/// How long creating the environment and installing may take.
+const INSTALL_LIMIT: Duration = Duration::from_secs(900);
+
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
+/// The virtual environment's `python`, creating the environment and
+/// installing [`PYTHON_PACKAGES`] the first time. `None` (with a note on
+/// stderr) when `python3` is not installed; a panic with pip's own words
+/// when installing fails.
+pub fn python() -> Option<PathBuf> {
+    if Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        eprintln!("python3 is not installed: skipping a test that needs it");
+        return None;
+    }
+    let _in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = target_dir().join("wiretape-pyenv");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Test binaries run in parallel processes: one installs, the others wait.
+    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
+    fs4::FileExt::lock(&lock).unwrap();
+    let python = dir.join("bin").join("python");
+    let marker = dir.join(format!("installed-{}", PYTHON_PACKAGES.join("-")));
+    if !marker.exists() {
+        let deadline = Instant::now() + INSTALL_LIMIT;
+        run(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&dir),
+            deadline,
+            "create a virtual environment with `python3 -m venv` (on Debian: apt-get install python3-venv)",
+        );
+        run(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--quiet",
+                ])
+                .args(["--timeout", "60"])
+                .args(PYTHON_PACKAGES),
+            deadline,
+            "install the test's Python packages with pip (is PyPI reachable?)",
+        );
+        std::fs::write(&marker, "").unwrap();
+    }
+    Some(python)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Runs `command` to completion before `deadline`, panicking with its output
+/// and `what` it was for when it fails or overruns.
+fn run(command: &mut Command, deadline: Instant, what: &str) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("could not {what}: {err}"));
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                status.success(),
+                "could not {what}: {status}\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("could not {what}: it took longer than {INSTALL_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped, so a failing test never leaves a
+/// server running.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` and waits (up to 60 s) until something accepts
+/// connections on 127.0.0.1:`port`.
+pub fn start_server(command: &mut Command, port: u16) -> Running {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let mut running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            panic!("the server exited before listening on port {port}: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not listen on port {port} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running
+}

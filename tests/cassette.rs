@@ -1,6 +1,8 @@
 //! Cassettes end to end: record through the real engine against a local
 //! server, stop it, replay offline; modes, ordering, secrets, safety.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -366,14 +368,7 @@ async fn new_episodes_appends_what_is_missing_and_record_replaces_everything() {
             let cassette = builder(&path).mode(mode).build(api()).unwrap();
             let client = Client::builder().engine(cassette.clone()).build().unwrap();
             for url in urls {
-                client
-                    .get(*url)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                support::bytes(client.get(*url)).await;
             }
             cassette.finish().unwrap()
         }
@@ -558,15 +553,7 @@ async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_repl
         .build(MockEngine::queue().build())
         .unwrap();
     let client = Client::builder().engine(cassette).build().unwrap();
-    let body = client
-        .post(url)
-        .body("user=ada&password=hunter22")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = support::text(client.post(url).body("user=ada&password=hunter22")).await;
     assert_eq!(
         body, "{\n  \"access_token\": \"<ACCESS_TOKEN>\",\n  \"user\": \"ada@example.com\"\n}",
         "the e-mail placeholder is restored; the token is not recoverable"

@@ -2,12 +2,13 @@
 //! (fixtures/cassettes), HAR export read back, and imported cassettes
 //! replayed through the engine.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
+use wiretape::cassette::Tape;
 use wiretape::cassette::format::{BodyForm, WsFrameKind};
 use wiretape::cassette::import::{self, Format};
-use wiretape::cassette::{Cassette, Environment, Mode, Tape};
-use wiretape::mock::MockEngine;
 use wiretape::{Client, ErrorKind};
 
 fn fixture(name: &str) -> PathBuf {
@@ -26,12 +27,7 @@ fn body(form: &Option<BodyForm>) -> Vec<u8> {
 fn replaying(tape: &Tape, dir: &Path) -> Client {
     let path = dir.join("imported.yaml");
     tape.save(&path).unwrap();
-    let cassette = Cassette::builder(&path)
-        .mode(Mode::Replay)
-        .environment(Environment::clean())
-        .build(MockEngine::queue().build())
-        .unwrap();
-    Client::builder().engine(cassette).build().unwrap()
+    support::replaying(&path)
 }
 
 #[tokio::test]
@@ -129,14 +125,7 @@ async fn har_files_from_devtools_import_with_websockets_and_failures() {
 
     let dir = tempfile::tempdir().unwrap();
     let client = replaying(&tape, dir.path());
-    let text = client
-        .get("https://api.example.test/v1/items?page=2")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = support::text(client.get("https://api.example.test/v1/items?page=2")).await;
     assert_eq!(text, "{\"items\":[1,2],\"n\":2}");
     let err = client
         .get("https://down.example.test/")

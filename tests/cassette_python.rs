@@ -12,7 +12,6 @@ use bytes::Bytes;
 use wiretape::cassette::format::BodyForm;
 use wiretape::cassette::{Cassette, Environment, Match, Mode, Tape, import};
 use wiretape::engine::HyperEngine;
-use wiretape::mock::MockEngine;
 use wiretape::{Client, Method, StatusCode};
 
 /// What the caller sees: status, headers and the body's bytes.
@@ -71,16 +70,7 @@ async fn httpbin_records_through_the_real_engine_and_replays_offline() {
     let Some(python) = support::python() else {
         return;
     };
-    let port = support::free_port();
-    let gunicorn = python.with_file_name("gunicorn");
-    let server = support::start_server(
-        Command::new(gunicorn)
-            .args(["--workers", "1", "--log-level", "warning", "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("httpbin:app"),
-        port,
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let (server, base) = support::start_httpbin(&python);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("httpbin.yaml");
 
@@ -133,38 +123,21 @@ async fn the_committed_httpbin_cassette_replays_offline() {
         .unwrap();
     let (_server, base) = if cassette.is_recording() {
         let python = support::python().expect("recording the httpbin cassette needs python3");
-        let port = support::free_port();
-        let server = support::start_server(
-            Command::new(python.with_file_name("gunicorn"))
-                .args(["--workers", "1", "--log-level", "warning", "--bind"])
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("httpbin:app"),
-            port,
-        );
-        (Some(server), format!("http://127.0.0.1:{port}"))
+        let (server, base) = support::start_httpbin(&python);
+        (Some(server), base)
     } else {
         // Nothing listens here: every answer must come from the tape.
         (None, format!("http://127.0.0.1:{}", support::free_port()))
     };
     let client = Client::builder().engine(cassette.clone()).build().unwrap();
-    let args: serde_json::Value = client
-        .get(format!("{base}/get?lang=rust&tool=wiretape"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let args = support::json(client.get(format!("{base}/get?lang=rust&tool=wiretape"))).await;
     assert_eq!(args["args"]["tool"], "wiretape");
-    let posted: serde_json::Value = client
-        .post(format!("{base}/anything/users"))
-        .json(&serde_json::json!({"name": "Ada"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posted = support::json(
+        client
+            .post(format!("{base}/anything/users"))
+            .json(&serde_json::json!({"name": "Ada"})),
+    )
+    .await;
     assert_eq!(posted["json"]["name"], "Ada");
     assert_eq!(posted["method"], "POST");
     let teapot = client
@@ -257,39 +230,14 @@ async fn cassettes_recorded_by_real_vcrpy_import_and_replay() {
             .collect();
         let imported = dir.path().join("imported.yaml");
         tape.save(&imported).unwrap();
-        let cassette = Cassette::builder(&imported)
-            .mode(Mode::Replay)
-            .environment(Environment::clean())
-            .build(MockEngine::queue().build())
-            .unwrap();
-        let client = Client::builder().engine(cassette).build().unwrap();
+        let client = support::replaying(&imported);
 
-        let text_body = client
-            .get(&uris[0])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(text_body, "hello from python\n");
-        let json: serde_json::Value = client
-            .get(&uris[1])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(json["name"], "Ada");
-        let binary = client
-            .get(&uris[2])
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        assert_eq!(
+            support::text(client.get(&uris[0])).await,
+            "hello from python\n"
+        );
+        assert_eq!(support::json(client.get(&uris[1])).await["name"], "Ada");
+        let binary = support::bytes(client.get(&uris[2])).await;
         assert_eq!(binary, (0..=255u8).collect::<Vec<u8>>());
 
         let gzip = client.get(&uris[3]).send().await.unwrap();

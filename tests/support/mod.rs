@@ -144,3 +144,48 @@ pub fn start_server(command: &mut Command, port: u16) -> Running {
     }
     running
 }
+
+/// Starts Python's httpbin (from the virtual environment of `python`) on a
+/// free loopback port; returns the running server and its base URL.
+pub fn start_httpbin(python: &Path) -> (Running, String) {
+    let port = free_port();
+    let server = start_server(
+        Command::new(python.with_file_name("gunicorn"))
+            .args(["--workers", "1", "--log-level", "warning", "--bind"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("httpbin:app"),
+        port,
+    );
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// Sends `request` and reads its body as text, panicking with the error.
+pub async fn text(request: wiretape::RequestBuilder) -> String {
+    let response = request.send().await.unwrap_or_else(|err| panic!("{err}"));
+    response.text().await.unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Sends `request` and reads its body as JSON, panicking with the error.
+pub async fn json(request: wiretape::RequestBuilder) -> serde_json::Value {
+    serde_json::from_str(&text(request).await).expect("a JSON body")
+}
+
+/// A client replaying the cassette at `path` (mode replay, a clean
+/// environment) with no network behind it.
+pub fn replaying(path: &Path) -> wiretape::Client {
+    let cassette = wiretape::cassette::Cassette::builder(path)
+        .mode(wiretape::cassette::Mode::Replay)
+        .environment(wiretape::cassette::Environment::clean())
+        .build(wiretape::mock::MockEngine::queue().build())
+        .unwrap();
+    wiretape::Client::builder()
+        .engine(cassette)
+        .build()
+        .unwrap()
+}
+
+/// Sends `request` and reads its body's bytes, panicking with the error.
+pub async fn bytes(request: wiretape::RequestBuilder) -> bytes::Bytes {
+    let response = request.send().await.unwrap_or_else(|err| panic!("{err}"));
+    response.bytes().await.unwrap_or_else(|err| panic!("{err}"))
+}

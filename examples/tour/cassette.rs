@@ -18,7 +18,9 @@ pub async fn run() -> wiretape::Result<()> {
             .trim_start_matches("/users/")
             .parse()
             .unwrap_or(0);
-        Ok(respond_json(&serde_json::json!({"id": id, "name": "Ada Lovelace"})))
+        Ok(respond_json(
+            &serde_json::json!({"id": id, "name": "Ada Lovelace"}),
+        ))
     });
     let server = server::serve(api, "127.0.0.1:0").await?;
     let user_url = server.url("/users/7");
@@ -70,7 +72,10 @@ pub async fn run() -> wiretape::Result<()> {
         .await?
         .text()
         .await?;
-    println!("replayed  GET {user_url} -> {replayed} (identical: {})", replayed == live);
+    println!(
+        "replayed  GET {user_url} -> {replayed} (identical: {})",
+        replayed == live
+    );
 
     match client.get(&unknown_url).send().await {
         Err(miss) => {

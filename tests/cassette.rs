@@ -831,3 +831,58 @@ async fn hand_written_cassettes_replay_requests_built_by_hand() {
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.text().await.unwrap(), "{\"users\":[\"Ada\"]}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_the_client_gave_up_on_replays_as_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timeout.yaml");
+    let slow = MockEngine::new(|_| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok(respond_ok("too late"))
+    });
+    let cassette = builder(&path).mode(Mode::Record).build(slow).unwrap();
+    let client = Client::builder()
+        .engine(cassette.clone())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let live = client.get("http://api.test/slow").send().await.unwrap_err();
+    assert_eq!(live.kind(), ErrorKind::RequestTimeout);
+    cassette.finish().unwrap();
+
+    let client = player(builder(&path));
+    let replayed = client.get("http://api.test/slow").send().await.unwrap_err();
+    assert_eq!(replayed.kind(), ErrorKind::RequestTimeout);
+}
+
+#[tokio::test]
+async fn custom_matchers_and_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.yaml");
+    let cassette = builder(&path)
+        .mode(Mode::Record)
+        .record_timestamps(true)
+        .build(api())
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    support::text(client.get("http://api.test/text?nonce=123")).await;
+    cassette.finish().unwrap();
+    let recorded_at = Tape::load(&path).unwrap().interactions[0]
+        .recorded_at
+        .clone()
+        .expect("asked for timestamps");
+    assert_eq!(
+        recorded_at.len(),
+        "2026-11-22T16:29:29Z".len(),
+        "{recorded_at}"
+    );
+    assert!(recorded_at.ends_with('Z') && recorded_at.as_bytes()[10] == b'T');
+
+    // Ignore the nonce: same method and path is enough.
+    let same_path = Match::custom("path without nonce", |live, recorded| {
+        live.url().path() == recorded.url().path()
+    });
+    let client = player(builder(&path).match_on([Match::method(), same_path]));
+    let text = support::text(client.get("http://api.test/text?nonce=999")).await;
+    assert_eq!(text, "hello\nworld\n");
+}

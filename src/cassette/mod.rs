@@ -713,6 +713,28 @@ impl Shared {
     }
 }
 
+/// Completes a recording whose exchange was dropped before the inner engine
+/// answered (a client-side timeout, a cancelled task) as a request timeout,
+/// which is what the caller saw.
+struct Abandoned {
+    shared: Arc<Shared>,
+    slot: usize,
+    armed: bool,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let error = format::RecordedError {
+            kind: crate::ErrorKind::RequestTimeout,
+            message: "the caller stopped waiting before the response arrived".into(),
+        };
+        self.shared.complete(self.slot, Outcome::Error(error));
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -771,8 +793,16 @@ impl<E: Engine> Engine for Cassette<E> {
             *request.body_mut() = Body::from(body);
             let head_only = request.method() == http::Method::HEAD;
             let slot = shared.begin(live.to_recorded());
+            let mut abandoned = Abandoned {
+                shared: shared.clone(),
+                slot,
+                armed: true,
+            };
             let started = tokio::time::Instant::now();
-            match self.inner.execute(request).await {
+            let outcome = self.inner.execute(request).await;
+            abandoned.armed = false;
+            drop(abandoned);
+            match outcome {
                 Err(error) => {
                     shared.complete(slot, Outcome::Error(record::recorded_error(&error)));
                     Err(error)

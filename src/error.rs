@@ -371,7 +371,7 @@ impl fmt::Display for StatusError {
 ///         ],
 ///     )]);
 /// let text = report.to_string();
-/// assert!(text.contains("1 of 2 checks passed"));
+/// assert!(text.contains("get user: 1 of 2 checks passed"));
 /// assert!(text.contains("✗ path matches /users/{id}"));
 /// ```
 #[derive(Debug, Clone)]
@@ -379,6 +379,7 @@ pub struct NoRoute {
     request: String,
     explanation: String,
     near_misses: Vec<NearMiss>,
+    omitted: usize,
 }
 
 impl NoRoute {
@@ -388,6 +389,7 @@ impl NoRoute {
             request: request.into(),
             explanation: explanation.into(),
             near_misses: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -395,6 +397,18 @@ impl NoRoute {
     pub fn with_near_misses(mut self, near_misses: Vec<NearMiss>) -> Self {
         self.near_misses = near_misses;
         self
+    }
+
+    /// Notes that `omitted` more routes were left out of the report because
+    /// they share nothing with the request.
+    pub fn with_omitted(mut self, omitted: usize) -> Self {
+        self.omitted = omitted;
+        self
+    }
+
+    /// How many routes were left out of the report.
+    pub fn omitted(&self) -> usize {
+        self.omitted
     }
 
     /// The request that went unanswered, as `METHOD URL`.
@@ -419,9 +433,19 @@ impl fmt::Display for NoRoute {
         if self.near_misses.is_empty() {
             return Ok(());
         }
-        f.write_str("\n\nclosest routes, best first:")?;
+        f.write_str(
+            "\n\nclosest routes, best first (✓ passed, ✗ failed; \
+             - what the route expects, + what the request has):",
+        )?;
         for (rank, near_miss) in self.near_misses.iter().enumerate() {
             write!(f, "\n\n  {}. {near_miss}", rank + 1)?;
+        }
+        if self.omitted > 0 {
+            write!(
+                f,
+                "\n\n  ({} more route(s) not shown: they share nothing with this request)",
+                self.omitted
+            )?;
         }
         Ok(())
     }
@@ -469,7 +493,7 @@ impl fmt::Display for NearMiss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} ({} of {} checks passed)",
+            "{}: {} of {} checks passed",
             self.route,
             self.passed(),
             self.checks.len()

@@ -144,7 +144,7 @@ impl fmt::Display for Verification {
         for unmet in &self.unmet {
             write!(
                 f,
-                "\n  - route {} expected {}, got {}",
+                "\n  - {} expected {}, got {}",
                 unmet.route, unmet.expected, unmet.calls
             )?;
             const SHOWN: usize = 5;

@@ -428,11 +428,7 @@ impl Router {
         let broken: Vec<String> = table
             .routes
             .iter()
-            .filter_map(|r| {
-                r.problem
-                    .as_ref()
-                    .map(|p| format!("route {}: {p}", r.label))
-            })
+            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
             .collect();
         (!broken.is_empty()).then(|| {
             Error::invalid(format!(

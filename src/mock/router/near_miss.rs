@@ -25,28 +25,36 @@ pub(crate) fn report(
         1 => "its only route did not match".to_owned(),
         n => format!("none of its {n} routes matched"),
     };
-    let mut ranked: Vec<(usize, usize, NearMiss)> = routes
+    let mut ranked: Vec<(usize, NearMiss)> = routes
         .iter()
         .enumerate()
         .map(|(position, route)| {
-            let near_miss =
-                NearMiss::new(route.label.to_string(), checks(route, request, scenarios));
-            let failed = near_miss.failed().count();
-            (failed, position, near_miss)
+            let checks = checks(route, request, scenarios);
+            (position, NearMiss::new(route.label.to_string(), checks))
         })
         .collect();
-    // Fewest failures first, then most checks passed, then table order.
-    ranked.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then(b.2.passed().cmp(&a.2.passed()))
-            .then(a.1.cmp(&b.1))
+    // Most checks passed first, then fewest failed, then table order.
+    ranked.sort_by(|(a_at, a), (b_at, b)| {
+        b.passed()
+            .cmp(&a.passed())
+            .then(a.failed().count().cmp(&b.failed().count()))
+            .then(a_at.cmp(b_at))
     });
+    // Routes that share nothing with the request are noise, unless no route
+    // shares anything (then they show what the router does answer).
+    let related = ranked.iter().filter(|(_, n)| n.passed() > 0).count();
+    let (listed, omitted) = match related {
+        0 => (ranked.len().min(SHOWN), 0),
+        related => (related.min(SHOWN), ranked.len() - related.min(SHOWN)),
+    };
     let near_misses = ranked
         .into_iter()
-        .take(SHOWN)
-        .map(|(_, _, near_miss)| near_miss)
+        .take(listed)
+        .map(|(_, near_miss)| near_miss)
         .collect();
-    NoRoute::new(request.to_string(), explanation).with_near_misses(near_misses)
+    NoRoute::new(request.to_string(), explanation)
+        .with_near_misses(near_misses)
+        .with_omitted(omitted)
 }
 
 /// Every check of `route` against `request`: its matchers, then its call

@@ -234,10 +234,7 @@ impl Responder {
                 Ok(bytes) => ready(self.head().with_body(bytes)),
                 Err(message) => Reply::Ready(Err(Error::Io {
                     request: context.request.to_string(),
-                    message: format!(
-                        "route {} cannot read its body file: {message}",
-                        context.route
-                    ),
+                    message: format!("{} cannot read its body file: {message}", context.route),
                 })),
             },
             Kind::Fn(respond) => {
@@ -328,12 +325,12 @@ fn fail(failure: Failure, context: &Context<'_>) -> Reply {
     match failure {
         Failure::Reset => Reply::Ready(Err(Error::reset(
             request,
-            format!("connection reset by peer (scripted by route {route})"),
+            format!("connection reset by peer (scripted by {route})"),
         ))),
         Failure::Refused => Reply::Ready(Err(Error::connect(
             ConnectFailure::Refused,
             request,
-            format!("connection refused (scripted by route {route})"),
+            format!("connection refused (scripted by {route})"),
         ))),
         // Never answers; a client timeout (on tokio time) ends the wait.
         Failure::Hang => Reply::Later(Box::pin(futures_util::future::pending())),
@@ -369,7 +366,7 @@ impl Sequence {
             None => Reply::Ready(Err(Error::NoRoute(Box::new(NoRoute::new(
                 context.request.to_string(),
                 format!(
-                    "route {} answered all {count} answers of its sequence; \
+                    "{} answered all {count} answers of its sequence; \
                      add answers, or end the sequence with AfterLast::RepeatLast or AfterLast::Cycle",
                     context.route
                 ),

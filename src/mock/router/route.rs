@@ -217,7 +217,8 @@ impl fmt::Display for RouteId {
 /// A registered route with its call counter.
 pub(crate) struct Entry {
     pub(crate) id: RouteId,
-    /// How the route is called in reports: its name, or its id and matchers.
+    /// How the route is called in reports: `route "name"`, or
+    /// `route #3 (GET /users/{id})` for an unnamed one.
     pub(crate) label: Arc<str>,
     pub(crate) matchers: Vec<Matcher>,
     pub(crate) responder: Responder,
@@ -245,15 +246,13 @@ impl Entry {
                 _ => {}
             }
         }
-        let label = match &route.name {
-            Some(name) => format!("{name:?}"),
-            None => {
+        let label = match (&route.name, &method, &template) {
+            (Some(name), _, _) => format!("route {name:?}"),
+            (None, Some(method), Some(template)) => format!("route {id} ({method} {template})"),
+            (None, _, _) if route.matchers.is_empty() => format!("route {id} (matches anything)"),
+            (None, _, _) => {
                 let described: Vec<String> = route.matchers.iter().map(Matcher::describe).collect();
-                if described.is_empty() {
-                    format!("{id} (matches anything)")
-                } else {
-                    format!("{id} ({})", described.join(", "))
-                }
+                format!("route {id} ({})", described.join(", "))
             }
         };
         Entry {

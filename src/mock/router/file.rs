@@ -102,15 +102,16 @@ struct BasicSpec {
     password: String,
 }
 
+/// How a request body must look: one of these keys.
 #[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum BodyMatchSpec {
-    Json(serde_json::Value),
-    PartialJson(serde_json::Value),
-    Text(String),
-    Contains(String),
-    Regex(Checked<RegexRule>),
-    Form(BTreeMap<String, Scalar>),
+#[serde(deny_unknown_fields)]
+struct BodyMatchSpec {
+    json: Option<serde_json::Value>,
+    partial_json: Option<serde_json::Value>,
+    text: Option<String>,
+    contains: Option<String>,
+    regex: Option<Checked<RegexRule>>,
+    form: Option<BTreeMap<String, Scalar>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -129,13 +130,14 @@ struct ResponseSpec {
     then: Option<ThenSpec>,
 }
 
+/// A response body: one of these keys.
 #[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum BodySpec {
-    Json(serde_json::Value),
-    Text(String),
-    Base64(Checked<Base64Rule>),
-    File(String),
+#[serde(deny_unknown_fields)]
+struct BodySpec {
+    json: Option<serde_json::Value>,
+    text: Option<String>,
+    base64: Option<Checked<Base64Rule>>,
+    file: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -188,9 +190,46 @@ impl<'de, R: Rule> Deserialize<'de> for Checked<R> {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let text = Scalar::deserialize(deserializer)?.text();
-        R::check(&text).map_err(serde::de::Error::custom)?;
+        // Checking inside the visitor (not after it) is what lets the YAML
+        // reader attach the scalar's own line and column to the error.
+        deserializer.deserialize_any(CheckedVisitor(PhantomData))
+    }
+}
+
+struct CheckedVisitor<R>(PhantomData<R>);
+
+impl<R: Rule> CheckedVisitor<R> {
+    fn checked<E: serde::de::Error>(text: String) -> std::result::Result<Checked<R>, E> {
+        R::check(&text).map_err(E::custom)?;
         Ok(Checked(text, PhantomData))
+    }
+}
+
+impl<R: Rule> serde::de::Visitor<'_> for CheckedVisitor<R> {
+    type Value = Checked<R>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string or number")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Checked<R>, E> {
+        Self::checked(v.to_owned())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Checked<R>, E> {
+        Self::checked(v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Checked<R>, E> {
+        Self::checked(v.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Checked<R>, E> {
+        Self::checked(v.to_string())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> std::result::Result<Checked<R>, E> {
+        Self::checked(v.to_string())
     }
 }
 
@@ -339,17 +378,55 @@ impl RequestSpec {
         );
         out.extend(self.bearer.map(m::bearer_token));
         out.extend(self.basic.map(|b| m::basic_auth(b.user, b.password)));
-        out.extend(self.body.map(|body| match body {
-            BodyMatchSpec::Json(value) => m::body_json(&value),
-            BodyMatchSpec::PartialJson(value) => m::body_partial_json(&value),
-            BodyMatchSpec::Text(text) => m::body_string(text),
-            BodyMatchSpec::Contains(text) => m::body_string_contains(text),
-            BodyMatchSpec::Regex(pattern) => m::body_regex(pattern.as_str()),
-            BodyMatchSpec::Form(fields) => {
-                m::all(fields.iter().map(|(k, v)| m::form_field(k, v.text())))
-            }
-        }));
+        if let Some(body) = self.body {
+            out.extend(body.json.map(|v| m::body_json(&v)));
+            out.extend(body.partial_json.map(|v| m::body_partial_json(&v)));
+            out.extend(body.text.map(m::body_string));
+            out.extend(body.contains.map(m::body_string_contains));
+            out.extend(body.regex.map(|v| m::body_regex(v.as_str())));
+            out.extend(
+                body.form
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| m::form_field(k, v.text())),
+            );
+        }
         out
+    }
+}
+
+impl BodySpec {
+    fn responder(self, base: &Path) -> std::result::Result<Responder, String> {
+        let given = [
+            self.json.is_some(),
+            self.text.is_some(),
+            self.base64.is_some(),
+            self.file.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err("a response body has exactly one of json, text, base64 or file".to_owned());
+        }
+        if let Some(value) = self.json {
+            return Ok(r::json(&value));
+        }
+        if let Some(text) = self.text {
+            return Ok(r::text(text));
+        }
+        if let Some(encoded) = self.base64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.as_str().trim())
+                .map_err(|err| format!("invalid base64 body: {err}"))?;
+            return Ok(r::bytes(bytes));
+        }
+        let file = self.file.unwrap_or_default();
+        let path = base.join(&file);
+        if !path.is_file() {
+            return Err(format!(
+                "body file {file:?} not found (looked for {})",
+                path.display()
+            ));
+        }
+        Ok(r::file(path))
     }
 }
 
@@ -393,23 +470,7 @@ impl ResponseSpec {
         } else {
             match self.body {
                 None => r::status(200),
-                Some(BodySpec::Json(value)) => r::json(&value),
-                Some(BodySpec::Text(text)) => r::text(text),
-                Some(BodySpec::Base64(encoded)) => r::bytes(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(encoded.as_str().trim())
-                        .unwrap_or_default(),
-                ),
-                Some(BodySpec::File(file)) => {
-                    let path = base.join(&file);
-                    if !path.is_file() {
-                        return Err(format!(
-                            "body file {file:?} not found (looked for {})",
-                            path.display()
-                        ));
-                    }
-                    r::file(path)
-                }
+                Some(body) => body.responder(base)?,
             }
         };
         if let Some(status) = self.status {

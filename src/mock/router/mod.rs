@@ -101,6 +101,8 @@ struct Shared {
 struct Table {
     routes: Vec<Arc<Entry>>,
     index: Index,
+    /// The problems of routes that could not be built, if any.
+    broken: Option<String>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -222,7 +224,16 @@ impl Router {
         let mut routes = guard.routes.clone();
         change(&mut routes);
         let index = Index::build(&routes);
-        *guard = Arc::new(Table { routes, index });
+        let problems: Vec<String> = routes
+            .iter()
+            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
+            .collect();
+        let broken = (!problems.is_empty()).then(|| problems.join("; "));
+        *guard = Arc::new(Table {
+            routes,
+            index,
+            broken,
+        });
     }
 
     /// How many routes are registered.
@@ -247,6 +258,11 @@ impl Router {
     /// Every request received so far, in order, with what answered it.
     pub fn journal(&self) -> Vec<JournalEntry> {
         lock(&self.shared.journal).clone()
+    }
+
+    /// Empties the journal (routes, call counts and scenarios stay).
+    pub fn clear_journal(&self) {
+        lock(&self.shared.journal).clear();
     }
 
     /// The requests route `id` answered, in order.
@@ -363,11 +379,30 @@ impl Router {
 
     /// Finds and claims the route that answers `request`.
     fn find(&self, table: &Table, request: &Request) -> Option<Arc<Entry>> {
-        let mut candidates = Vec::with_capacity(8);
+        thread_local! {
+            // Reused between calls: the hot path allocates no candidate list.
+            static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        CANDIDATES.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut candidates) => {
+                candidates.clear();
+                self.find_in(table, request, &mut candidates)
+            }
+            // A custom matcher that routes through this router re-enters.
+            Err(_) => self.find_in(table, request, &mut Vec::new()),
+        })
+    }
+
+    fn find_in(
+        &self,
+        table: &Table,
+        request: &Request,
+        candidates: &mut Vec<usize>,
+    ) -> Option<Arc<Entry>> {
         table
             .index
-            .candidates(request.method(), request.url().path(), &mut candidates);
-        for position in candidates {
+            .candidates(request.method(), request.url().path(), candidates);
+        for &position in candidates.iter() {
             let route = &table.routes[position];
             if !route.has_capacity() || !route.matches(request) {
                 continue;
@@ -422,20 +457,6 @@ impl Router {
             )
             .with_header("x-wiretape-error", HeaderValue::from_static("no_route"))
             .with_body(format!("{report}\n")))
-    }
-
-    fn broken_routes(table: &Table) -> Option<Error> {
-        let broken: Vec<String> = table
-            .routes
-            .iter()
-            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
-            .collect();
-        (!broken.is_empty()).then(|| {
-            Error::invalid(format!(
-                "the router has routes that could not be built: {}",
-                broken.join("; ")
-            ))
-        })
     }
 }
 
@@ -505,8 +526,10 @@ impl Engine for Router {
                 *request.body_mut() = body;
             }
             let table = read(&self.shared.table);
-            if let Some(broken) = Router::broken_routes(&table) {
-                return Err(broken);
+            if let Some(broken) = &table.broken {
+                return Err(Error::invalid(format!(
+                    "the router has routes that could not be built: {broken}"
+                )));
             }
             let Some(route) = self.find(&table, &request) else {
                 return self.miss(table, request).await;

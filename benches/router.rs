@@ -80,7 +80,7 @@ fn measure(
     let mut per_call: Vec<Duration> = runtime.block_on(async {
         // Warm up, and check that the call is routed where we think.
         for _ in 0..per_batch {
-            let response = client.get(&target).send().await.expect("routed");
+            let response = client.get(target).send().await.expect("routed");
             assert_eq!(response.status(), 200);
             black_box(response.bytes().await.expect("body"));
         }
@@ -88,7 +88,7 @@ fn measure(
         for _ in 0..batches {
             let start = Instant::now();
             for _ in 0..per_batch {
-                let response = client.get(&target).send().await.expect("routed");
+                let response = client.get(target).send().await.expect("routed");
                 black_box(response.bytes().await.expect("body"));
             }
             samples.push(start.elapsed() / per_batch as u32);

@@ -33,9 +33,9 @@ async fn http1_round_trip_reports_status_headers_version_and_url() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), Version::HTTP_11);
-    assert_eq!(response.headers()["x-method"], "GET");
-    assert_eq!(response.headers()["x-target"], "/hello?x=1");
-    assert_eq!(response.headers()["x-version"], "HTTP/1.1");
+    assert_eq!(response.headers()["x-echo-method"], "GET");
+    assert_eq!(response.headers()["x-echo-target"], "/hello?x=1");
+    assert_eq!(response.headers()["x-echo-version"], "HTTP/1.1");
     assert_eq!(response.url().as_str(), server.url("/hello?x=1"));
     server.shutdown().await;
 }
@@ -56,7 +56,7 @@ async fn http2_prior_knowledge_speaks_h2_end_to_end() {
         .await
         .unwrap();
     assert_eq!(response.version(), Version::HTTP_2);
-    assert_eq!(response.headers()["x-version"], "HTTP/2.0");
+    assert_eq!(response.headers()["x-echo-version"], "HTTP/2.0");
     assert_eq!(response.text().await.unwrap(), "over h2");
 }
 
@@ -73,7 +73,7 @@ async fn https_with_a_private_root_negotiates_h2_by_alpn() {
     let response = client.get(server.url("/secure")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.version(), Version::HTTP_2);
-    assert_eq!(response.headers()["x-target"], "/secure");
+    assert_eq!(response.headers()["x-echo-target"], "/secure");
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn json_form_and_query_arrive_intact() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["x-content-type"], "application/json");
+    assert_eq!(response.headers()["content-type"], "application/json");
     let echoed: serde_json::Value = response.json().await.unwrap();
     assert_eq!(echoed, value);
 
@@ -221,7 +221,7 @@ async fn json_form_and_query_arrive_intact() {
         .await
         .unwrap();
     assert_eq!(
-        response.headers()["x-content-type"],
+        response.headers()["content-type"],
         "application/x-www-form-urlencoded"
     );
     assert_eq!(
@@ -236,7 +236,7 @@ async fn json_form_and_query_arrive_intact() {
         .await
         .unwrap();
     assert_eq!(
-        response.headers()["x-target"],
+        response.headers()["x-echo-target"],
         "/search?fixed=1&q=a+b%26c%3Dd%2F%C3%A9&empty="
     );
 }
@@ -257,7 +257,7 @@ async fn multipart_text_and_file_parts_arrive_intact() {
         .send()
         .await
         .unwrap();
-    let content_type = response.headers()["x-content-type"]
+    let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()
         .to_owned();

@@ -14,7 +14,7 @@ use wiretape::server::{self, Server};
 use wiretape::ws::{CloseFrame, Frame, WsConfig};
 use wiretape::{Client, ErrorKind};
 
-use common::{tls_material, trusting_client, ws_echo_engine};
+use common::{echo_engine, tls_material, trusting_client};
 
 fn plain_client() -> Client {
     Client::builder()
@@ -64,9 +64,7 @@ async fn exercise_echo(client: &Client, url: String) {
 
 #[tokio::test]
 async fn echo_over_ws() {
-    let server = server::serve(ws_echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
     exercise_echo(&plain_client(), server.ws_url("/echo")).await;
 }
 
@@ -75,7 +73,7 @@ async fn echo_over_wss_with_a_private_root() {
     let (tls, cert) = tls_material();
     let server = Server::new()
         .tls(tls)
-        .serve(ws_echo_engine(), "127.0.0.1:0")
+        .serve(echo_engine(), "127.0.0.1:0")
         .await
         .unwrap();
     assert!(server.ws_url("/").starts_with("wss://"));
@@ -87,7 +85,7 @@ async fn an_https_base_url_becomes_wss() {
     let (tls, cert) = tls_material();
     let server = Server::new()
         .tls(tls)
-        .serve(ws_echo_engine(), "127.0.0.1:0")
+        .serve(echo_engine(), "127.0.0.1:0")
         .await
         .unwrap();
     let engine = HyperEngine::builder()

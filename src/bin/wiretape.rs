@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wiretape::mock::MockEngine;
-use wiretape::ws::Frame;
-use wiretape::{Response, StatusCode, server};
+use wiretape::server;
 
 #[derive(Parser)]
 #[command(
@@ -46,27 +44,7 @@ async fn main() -> ExitCode {
 }
 
 async fn echo(listen: &str) -> wiretape::Result<()> {
-    let engine = MockEngine::new(|request| async move {
-        let body = request.body().as_bytes().cloned().unwrap_or_default();
-        let mut response = Response::new(StatusCode::OK)
-            .with_header("x-echo-method", request.method().as_str())
-            .with_header("x-echo-target", &request.url()[url::Position::BeforePath..])
-            .with_body(body);
-        if let Some(content_type) = request.headers().get("content-type") {
-            response
-                .headers_mut()
-                .insert("content-type", content_type.clone());
-        }
-        Ok(response)
-    })
-    .with_websocket(|_, mut peer| async move {
-        while let Some(frame) = peer.recv().await {
-            let done = matches!(frame, Frame::Close(_));
-            if peer.send(frame).await.is_err() || done {
-                return;
-            }
-        }
-    });
+    let engine = wiretape::mock::echo();
     let server = server::serve(engine, listen)
         .await
         .map_err(|err| wiretape::Error::invalid(format!("cannot listen on {listen}: {err}")))?;

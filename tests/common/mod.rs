@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
+use wiretape::Client;
 use wiretape::engine::HyperEngine;
 use wiretape::mock::MockEngine;
-use wiretape::ws::Frame;
-use wiretape::{Client, Response, StatusCode};
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`: the server's
 /// rustls configuration and the certificate's DER for the client to trust.
@@ -40,44 +39,12 @@ pub fn trusting_client(cert_der: &[u8]) -> Client {
         .expect("client builds")
 }
 
-/// A mock that echoes the request back: method, path and query, version,
-/// content type, and the body.
+/// The library's echo engine (HTTP and WebSocket).
 pub fn echo_engine() -> MockEngine {
-    MockEngine::new(|request| async move {
-        let body = request.body().as_bytes().cloned().unwrap_or_default();
-        let mut response = Response::new(StatusCode::OK)
-            .with_header("x-method", request.method().as_str())
-            .with_header("x-target", &request.url()[url::Position::BeforePath..])
-            .with_header("x-version", format!("{:?}", request.version()))
-            .with_body(body);
-        if let Some(content_type) = request.headers().get("content-type") {
-            response
-                .headers_mut()
-                .insert("x-content-type", content_type.clone());
-        }
-        Ok(response)
-    })
+    wiretape::mock::echo()
 }
 
-/// A WebSocket echo: data frames come back as sent; a close frame is answered
-/// with the same code and reason.
+/// The same echo; named for the WebSocket tests that use it.
 pub fn ws_echo_engine() -> MockEngine {
-    MockEngine::new(|_| async { Ok(Response::new(StatusCode::OK)) }).with_websocket(
-        |_request, mut peer| async move {
-            while let Some(frame) = peer.recv().await {
-                match frame {
-                    Frame::Close(close) => {
-                        let _ = peer.close(close.code, close.reason).await;
-                        return;
-                    }
-                    Frame::Text(_) | Frame::Binary(_) => {
-                        if peer.send(frame).await.is_err() {
-                            return;
-                        }
-                    }
-                    Frame::Ping(_) | Frame::Pong(_) => {}
-                }
-            }
-        },
-    )
+    wiretape::mock::echo()
 }

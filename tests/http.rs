@@ -473,3 +473,45 @@ async fn shutdown_stops_accepting_connections() {
     let err = plain_client().get(&url).send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
 }
+
+#[tokio::test]
+async fn a_connect_that_never_completes_is_a_connect_timeout() {
+    // A listener that never accepts, with its queue filled: Linux drops further
+    // SYNs, so the next connect hangs until the client gives up.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        // Some of these complete into the queue, the rest hang: either fills it.
+        if let Ok(Ok(stream)) = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(stream);
+        }
+    }
+    let engine = HyperEngine::builder()
+        .native_roots(false)
+        .connect_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    // The request timeout only guards against a kernel that queues more than
+    // expected: the test then fails instead of hanging.
+    let client = Client::builder()
+        .engine(engine)
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let err = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectTimeout, "{err}");
+    assert!(err.kind().is_before_request_sent());
+    drop(listener);
+}

@@ -8,10 +8,12 @@
 //! [`matchers`] and [`responders`], with expectations, a journal and
 //! near-miss reports for requests that match nothing.
 
+mod echo;
 mod engine;
 mod respond;
 pub mod router;
 
+pub use self::echo::echo;
 pub use self::engine::{MockEngine, MockQueue, ResponseSnapshot};
 pub use self::respond::{
     respond, respond_bad_request, respond_error, respond_json, respond_json_with, respond_ok,

@@ -221,3 +221,24 @@ async fn passwords_never_appear_in_reports() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_partial_json_diff_shows_only_the_keys_the_route_checks() {
+    let router = Router::new();
+    router
+        .mock(Route::given(body_partial_json(&json!({"user": {"role": "admin"}}))).named("admins"));
+    let err = client(&router)
+        .post("/users")
+        .json(&json!({"user": {"role": "admni", "name": "Ada"}, "team": "engines"}))
+        .send()
+        .await
+        .unwrap_err();
+    let Error::NoRoute(report) = &err else {
+        panic!("{err:?}")
+    };
+    let detail = report.near_misses()[0].checks()[0].detail.clone().unwrap();
+    assert_eq!(
+        detail,
+        "--- expected\n+++ actual\n@@ -1,5 +1,5 @@\n {\n   \"user\": {\n-    \"role\": \"admin\"\n+    \"role\": \"admni\"\n   }\n }"
+    );
+}

@@ -611,10 +611,30 @@ fn body_text(request: &Request) -> String {
     }
 }
 
-fn body_json_text(request: &Request) -> String {
+/// The request body as pretty JSON, keeping only what `shape` (when given)
+/// has, so that a partial match's diff shows only the parts it checks.
+fn body_json_text(request: &Request, shape: Option<&Value>) -> String {
     match serde_json::from_slice::<Value>(body(request)) {
-        Ok(value) => pretty(&value),
+        Ok(value) => match shape {
+            Some(shape) => pretty(&project(&value, shape)),
+            None => pretty(&value),
+        },
         Err(err) => format!("(not JSON: {err})\n{}", body_text(request)),
+    }
+}
+
+/// `have`, restricted to the object keys that `shape` has (recursively).
+fn project(have: &Value, shape: &Value) -> Value {
+    match (have, shape) {
+        (Value::Object(have), Value::Object(shape)) => Value::Object(
+            have.iter()
+                .filter_map(|(k, h)| shape.get(k).map(|s| (k.clone(), project(h, s))))
+                .collect(),
+        ),
+        (Value::Array(have), Value::Array(shape)) if have.len() == shape.len() => {
+            Value::Array(have.iter().zip(shape).map(|(h, s)| project(h, s)).collect())
+        }
+        _ => have.clone(),
     }
 }
 
@@ -675,7 +695,7 @@ pub fn body_regex(pattern: &str) -> Matcher {
 /// The body is JSON equal to `value`: key order and whitespace do not
 /// matter; numbers compare as JSON numbers (`1` is not `1.0`).
 pub fn body_json<T: serde::Serialize + ?Sized>(value: &T) -> Matcher {
-    json_check(value, "body is JSON", |want, have| want == have)
+    json_check(value, false)
 }
 
 /// The body is JSON that contains `value`: every key of an expected object
@@ -693,14 +713,15 @@ pub fn body_json<T: serde::Serialize + ?Sized>(value: &T) -> Matcher {
 /// assert!(!body_partial_json(&serde_json::json!({"name": "Bob"})).matches(&request));
 /// ```
 pub fn body_partial_json<T: serde::Serialize + ?Sized>(value: &T) -> Matcher {
-    json_check(value, "body includes JSON", json_contains)
+    json_check(value, true)
 }
 
-fn json_check<T: serde::Serialize + ?Sized>(
-    value: &T,
-    what: &str,
-    test: fn(&Value, &Value) -> bool,
-) -> Matcher {
+fn json_check<T: serde::Serialize + ?Sized>(value: &T, partial: bool) -> Matcher {
+    let (what, test): (&str, fn(&Value, &Value) -> bool) = if partial {
+        ("body includes JSON", json_contains)
+    } else {
+        ("body is JSON", |want, have| want == have)
+    };
     let wanted = match serde_json::to_value(value) {
         Ok(wanted) => wanted,
         Err(err) => {
@@ -709,11 +730,12 @@ fn json_check<T: serde::Serialize + ?Sized>(
     };
     let description = format!("{what} {}", shorten(&wanted.to_string()));
     let expected = pretty(&wanted);
+    let shape = partial.then(|| wanted.clone());
     Matcher::from(
         Check::new(description, move |r| {
             serde_json::from_slice::<Value>(body(r)).is_ok_and(|have| test(&wanted, &have))
         })
-        .diffed(expected, body_json_text),
+        .diffed(expected, move |r| body_json_text(r, shape.as_ref())),
     )
 }
 

@@ -25,24 +25,34 @@ pub(crate) fn report(
         1 => "its only route did not match".to_owned(),
         n => format!("none of its {n} routes matched"),
     };
-    let mut ranked: Vec<(usize, NearMiss)> = routes
+    let mut ranked: Vec<(usize, usize, NearMiss)> = routes
         .iter()
         .enumerate()
         .map(|(position, route)| {
             let checks = checks(route, request, scenarios);
-            (position, NearMiss::new(route.label.to_string(), checks))
+            // What the route has in common with the request: its passing
+            // matchers (a passing scenario or call limit says nothing about
+            // the request). A route without matchers is about every request.
+            let shared = match route.matchers.len() {
+                0 => 1,
+                n => checks[..n].iter().filter(|c| c.passed).count(),
+            };
+            let near_miss = NearMiss::new(route.label.to_string(), checks);
+            (position, shared, near_miss)
         })
         .collect();
-    // Most checks passed first, then fewest failed, then table order.
-    ranked.sort_by(|(a_at, a), (b_at, b)| {
-        b.passed()
-            .cmp(&a.passed())
+    // Most in common first, then most checks passed, then fewest failed,
+    // then table order.
+    ranked.sort_by(|(a_at, a_shared, a), (b_at, b_shared, b)| {
+        b_shared
+            .cmp(a_shared)
+            .then(b.passed().cmp(&a.passed()))
             .then(a.failed().count().cmp(&b.failed().count()))
             .then(a_at.cmp(b_at))
     });
     // Routes that share nothing with the request are noise, unless no route
     // shares anything (then they show what the router does answer).
-    let related = ranked.iter().filter(|(_, n)| n.passed() > 0).count();
+    let related = ranked.iter().filter(|(_, shared, _)| *shared > 0).count();
     let (listed, omitted) = match related {
         0 => (ranked.len().min(SHOWN), 0),
         related => (related.min(SHOWN), ranked.len() - related.min(SHOWN)),
@@ -50,7 +60,7 @@ pub(crate) fn report(
     let near_misses = ranked
         .into_iter()
         .take(listed)
-        .map(|(_, near_miss)| near_miss)
+        .map(|(_, _, near_miss)| near_miss)
         .collect();
     NoRoute::new(request.to_string(), explanation)
         .with_near_misses(near_misses)

@@ -329,25 +329,35 @@ impl Router {
     /// routes:
     ///   - name: get user            # optional
     ///     priority: 1               # optional, lower wins (default 5)
-    ///     times: 1                  # or at_least / at_most; optional
-    ///     request:
+    ///     times: 1                  # or at_least and/or at_most; optional
+    ///     up_to: 3                  # stop matching after 3 answers; optional
+    ///     scenario: {name: outage, when: Started, set: recovered}   # optional
+    ///     request:                  # every key optional; all must pass
     ///       method: GET
-    ///       path: /users/{id}       # or path_prefix / path_regex
-    ///       host: api.test          # scheme, port also
-    ///       query: {page: "2"}      # query_exists / query_missing: [names]
-    ///       headers: {x-team: payments}   # header_exists / header_missing: [names]
-    ///       bearer: s3cret          # basic: {user: ada, password: pw}
-    ///       body: {json: {name: Ada}}     # partial_json / text / contains / regex / form
-    ///     response:
+    ///       path: /users/{id}       # exact or template; or path_prefix, path_regex
+    ///       scheme: https
+    ///       host: api.test
+    ///       port: 443
+    ///       query: {page: 2}        # query_exists, query_missing: [names]
+    ///       query_regex: {since: '^\d+$'}
+    ///       headers: {x-team: payments}   # header_exists, header_missing: [names]
+    ///       header_regex: {accept: json}
+    ///       bearer: s3cret          # or basic: {user: ada, password: pw}
+    ///       body: {partial_json: {name: Ada}}
+    ///             # or json, text, contains, regex, form: {field: value}
+    ///     response:                 # one of body, chunks, sse, error, sequence
     ///       status: 200
     ///       headers: {x-served-by: wiretape}
-    ///       body: {json: {id: 7}}   # text / base64 / file (relative to this file)
+    ///       body: {json: {id: 7}}   # or text, base64, file (relative to this file)
     ///       delay_ms: 20
+    ///   - request: {path: /feed}
+    ///     response: {sse: [one, two], chunk_delay_ms: 1000}   # or chunks: [..]
     ///   - request: {method: GET, path: /flaky}
     ///     response:
     ///       sequence: [{status: 503}, {status: 503}, {body: {text: ok}}]
+    ///       then: repeat_last       # or cycle, fail
     ///   - request: {path_prefix: /down}
-    ///     response: {error: reset}  # refused / hang
+    ///     response: {error: reset}  # or refused, hang
     /// ```
     ///
     /// ```

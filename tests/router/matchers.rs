@@ -247,3 +247,51 @@ async fn multipart_parts_and_files_match_through_the_client() {
         "{not_multipart}"
     );
 }
+
+/// A user's own matcher: the API version in a custom header.
+struct ApiVersion(u32);
+
+impl Match for ApiVersion {
+    fn matches(&self, request: &wiretape::Request) -> bool {
+        request.header_str("x-api-version") == Some(&self.0.to_string())
+    }
+
+    fn describe(&self) -> String {
+        format!("API version {}", self.0)
+    }
+
+    fn mismatch(&self, request: &wiretape::Request) -> Option<Mismatch> {
+        Some(Mismatch {
+            expected: self.0.to_string(),
+            actual: request
+                .header_str("x-api-version")
+                .unwrap_or("none")
+                .to_owned(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn own_match_implementations_route_and_explain_themselves() {
+    let router = Router::new();
+    router.mock(Route::given(ApiVersion(2)).respond_with(text("v2")));
+    let client = client(&router);
+    let ok = client
+        .get("/")
+        .header("x-api-version", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.text().await.unwrap(), "v2");
+    let err = client
+        .get("/")
+        .header("x-api-version", "1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("✗ API version 2\n           - 2\n           + 1"),
+        "{err}"
+    );
+}

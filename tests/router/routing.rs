@@ -197,3 +197,13 @@ async fn websockets_go_to_the_fallback_or_fail_with_a_reason() {
     assert_eq!(err.kind(), ErrorKind::WebSocket);
     assert!(err.to_string().contains("Router::with_fallback"), "{err}");
 }
+
+#[test]
+fn routers_routes_and_guards_cross_threads() {
+    fn shared<T: Clone + Send + Sync + 'static>() {}
+    fn sendable<T: Send + Sync + 'static>() {}
+    shared::<Router>();
+    shared::<Route>();
+    shared::<wiretape::mock::JournalEntry>();
+    sendable::<wiretape::mock::RouteGuard>();
+}

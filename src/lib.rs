@@ -27,6 +27,11 @@
 
 #![warn(missing_docs)]
 
+/// The README's examples compile as doctests, so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod body;
 pub mod cassette;
 pub mod client;
@@ -42,7 +47,8 @@ mod yaml;
 pub use crate::body::{Body, ChunkStream};
 pub use crate::client::{Client, ClientBuilder, Form, Part, RequestBuilder};
 pub use crate::error::{
-    BoxError, ConnectFailure, Error, ErrorKind, NoRoute, Result, StatusError, TimeoutKind,
+    BoxError, ConnectFailure, Error, ErrorKind, MatchCheck, NearMiss, NoRoute, Result, StatusError,
+    TimeoutKind,
 };
 pub use crate::request::Request;
 pub use crate::response::Response;

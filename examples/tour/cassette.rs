@@ -8,8 +8,6 @@ use wiretape::{Client, Error, server};
 /// Records two calls to an embedded API through the real engine, stops the
 /// API, and replays them offline from the YAML file.
 pub async fn run() -> wiretape::Result<()> {
-    println!("== Cassettes: record once, replay offline");
-
     // An API to record: in real life, a staging server.
     let api = MockEngine::new(|request| async move {
         let id: u32 = request

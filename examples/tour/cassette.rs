@@ -5,8 +5,8 @@ use wiretape::engine::HyperEngine;
 use wiretape::mock::{MockEngine, respond_json};
 use wiretape::{Client, Error, server};
 
-/// Records two calls to an embedded API through the real engine, stops the
-/// API, and replays them offline from the YAML file.
+/// Records a call to an embedded API through the real engine, stops the
+/// API, replays the call offline from the YAML file, and shows a miss.
 pub async fn run() -> wiretape::Result<()> {
     // An API to record: in real life, a staging server.
     let api = MockEngine::new(|request| async move {

@@ -158,7 +158,7 @@ fn deserialize_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ErrorK
 pub enum BodyForm {
     /// A JSON object or array, as a YAML tree; re-encoding it compactly gives
     /// back the recorded bytes.
-    Json(serde_json::Value),
+    Json(JsonTree),
     /// UTF-8 text.
     Text(String),
     /// Any bytes, base64-encoded.
@@ -172,7 +172,7 @@ pub enum BodyForm {
 #[serde(deny_unknown_fields)]
 struct BodyRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    json: Option<serde_json::Value>,
+    json: Option<JsonTree>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +235,32 @@ impl From<BodyForm> for BodyRepr {
                 ..Default::default()
             },
         }
+    }
+}
+
+/// A JSON body as a tree that keeps the recorded key order, written in the
+/// cassette as YAML (`json: {id: 7, name: Ada}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JsonTree(crate::yaml::Value);
+
+impl JsonTree {
+    /// The tree of a JSON document; `None` when `bytes` are not JSON.
+    pub fn parse(bytes: &[u8]) -> Option<JsonTree> {
+        serde_json::from_slice(bytes).ok().map(JsonTree)
+    }
+
+    /// The compact JSON encoding, keys in their recorded order.
+    pub fn to_bytes(&self) -> Result<Bytes, String> {
+        serde_json::to_vec(&self.0)
+            .map(Bytes::from)
+            .map_err(|err| format!("cannot encode json body: {err}"))
+    }
+
+    /// The tree as a `serde_json` value (whose maps may order keys their own
+    /// way).
+    pub fn to_value(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_slice(&self.to_bytes()?).map_err(|err| err.to_string())
     }
 }
 
@@ -486,9 +512,7 @@ impl BodyForm {
     /// chunk); the error says what could not be decoded.
     pub fn to_bytes(&self) -> Result<Bytes, String> {
         match self {
-            BodyForm::Json(value) => serde_json::to_vec(value)
-                .map(Bytes::from)
-                .map_err(|err| format!("cannot encode json body: {err}")),
+            BodyForm::Json(tree) => tree.to_bytes(),
             BodyForm::Text(text) => Ok(Bytes::from(text.clone())),
             BodyForm::Base64(encoded) => decode_base64(encoded),
             BodyForm::Chunks(chunks) => {
@@ -533,21 +557,21 @@ fn decode_base64(encoded: &str) -> Result<Bytes, String> {
         .map_err(|err| format!("invalid base64 body: {err}"))
 }
 
-/// The JSON value of `bytes` when it is an object or array whose compact
+/// The JSON tree of `bytes` when it is an object or array whose compact
 /// encoding is exactly `bytes`, and which a YAML tree keeps exactly.
-fn exact_json(bytes: &[u8]) -> Option<serde_json::Value> {
+fn exact_json(bytes: &[u8]) -> Option<JsonTree> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' && *first != b'[' {
         return None;
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    if serde_json::to_vec(&value).ok()? != bytes {
+    let tree = JsonTree(serde_json::from_slice(bytes).ok()?);
+    if tree.to_bytes().ok()? != bytes {
         return None;
     }
     // Guard against anything YAML would read back differently.
-    let yaml = crate::yaml::to_string(&value).ok()?;
-    let back: serde_json::Value = crate::yaml::parse(&yaml).ok()?;
-    (back == value).then_some(value)
+    let yaml = crate::yaml::to_string(&tree.0).ok()?;
+    let back: crate::yaml::Value = crate::yaml::parse(&yaml).ok()?;
+    (back == tree.0).then_some(tree)
 }
 
 /// The text of `bytes` when they are UTF-8 and a YAML string keeps them

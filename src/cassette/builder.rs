@@ -1,0 +1,241 @@
+//! The cassette builder: settings, then opening the file in the right mode.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::filter::{Filters, JsonPath};
+use super::record::RecordOptions;
+use super::replay::{Index, Timing};
+use super::store::{self, CassetteLock, file_error};
+use super::{Cassette, Environment, Match, Mode, RECORD_ENV, Shared, State};
+use crate::engine::Engine;
+use crate::{Error, Result};
+
+/// Configures a [`Cassette`]. Built with [`Cassette::builder`].
+pub struct CassetteBuilder {
+    path: PathBuf,
+    mode: Mode,
+    matchers: Vec<Match>,
+    repeats: bool,
+    filters: Filters,
+    problems: Vec<String>,
+    options: RecordOptions,
+    timestamps: bool,
+    timing: Timing,
+    environment: Option<Environment>,
+    error_on_unused: bool,
+}
+
+impl fmt::Debug for CassetteBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CassetteBuilder")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .field("matchers", &self.matchers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CassetteBuilder {
+    /// The mode (default [`Mode::Once`]); `WIRETAPE_RECORD` overrides it.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The matchers, replacing the default `[Match::method(), Match::uri()]`.
+    pub fn match_on(mut self, matchers: impl IntoIterator<Item = Match>) -> Self {
+        self.matchers = matchers.into_iter().collect();
+        self
+    }
+
+    /// Lets a request replay an interaction already used once all matching
+    /// ones are used (the latest used one answers again).
+    pub fn allow_playback_repeats(mut self, allow: bool) -> Self {
+        self.repeats = allow;
+        self
+    }
+
+    /// Writes `placeholder` instead of header `name`'s values (requests and
+    /// responses).
+    pub fn filter_header(mut self, name: &str, placeholder: &str) -> Self {
+        self.filters.header(name, placeholder);
+        self
+    }
+
+    /// Records header `name` as it is, even if it is redacted by default
+    /// (see [`DEFAULT_REDACTED_HEADERS`]).
+    pub fn keep_header(mut self, name: &str) -> Self {
+        self.filters.keep_header(name);
+        self
+    }
+
+    /// Writes `placeholder` instead of query parameter `param`'s value.
+    pub fn filter_query(mut self, param: &str, placeholder: &str) -> Self {
+        self.filters.query(param, placeholder);
+        self
+    }
+
+    /// Replaces what `regex` matches in text bodies (only its first capture
+    /// group, when it has one) by `placeholder`. An invalid regex is reported
+    /// by [`build`](Self::build).
+    pub fn filter_body(mut self, regex: &str, placeholder: &str) -> Self {
+        match regex::Regex::new(regex) {
+            Ok(regex) => self.filters.body_regex(regex, placeholder),
+            Err(err) => self.problems.push(format!("body filter {regex:?}: {err}")),
+        }
+        self
+    }
+
+    /// Replaces the values a JSON path selects in JSON bodies (requests and
+    /// responses) by `placeholder`: `$.access_token`, `$.items[*].secret`,
+    /// `$['odd key'][0]`. An invalid path is reported by
+    /// [`build`](Self::build).
+    pub fn filter_json_path(mut self, path: &str, placeholder: &str) -> Self {
+        match JsonPath::parse(path) {
+            Ok(path) => self.filters.json_path(path, placeholder),
+            Err(err) => self.problems.push(err),
+        }
+        self
+    }
+
+    /// Replaces `value` wherever it appears (URLs, headers, text bodies) by
+    /// `placeholder` when recording, and the placeholder in recorded
+    /// responses by `value` when replaying (VCR's `filter_sensitive_data`).
+    pub fn filter_sensitive_data(mut self, placeholder: &str, value: &str) -> Self {
+        self.filters.sensitive(placeholder, value);
+        self
+    }
+
+    /// Stores gzip and deflate response bodies decoded, dropping
+    /// `Content-Encoding` (and fixing `Content-Length`), so they read well in
+    /// review. Off by default: bodies are stored exactly as received. A body
+    /// stored as streamed chunks is kept as it arrived.
+    pub fn decode_compressed(mut self, decode: bool) -> Self {
+        self.options.decode_compressed = decode;
+        self
+    }
+
+    /// Writes `recorded_at` on each new interaction (off by default, to keep
+    /// diffs quiet).
+    pub fn record_timestamps(mut self, record: bool) -> Self {
+        self.timestamps = record;
+        self
+    }
+
+    /// How replay paces responses (default [`Timing::Instant`]).
+    pub fn timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Where `WIRETAPE_RECORD` and `CI` are read from (default: the process,
+    /// when [`build`](Self::build) runs).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// Makes [`Cassette::finish`] fail when recorded interactions were never
+    /// replayed.
+    pub fn error_on_unused(mut self, error: bool) -> Self {
+        self.error_on_unused = error;
+        self
+    }
+
+    /// Opens the cassette around `inner`: reads the file when the mode
+    /// replays, takes the file's lock when it records.
+    pub fn build<E: Engine>(self, inner: E) -> Result<Cassette<E>> {
+        let path = self.path;
+        if !self.problems.is_empty() {
+            return Err(Error::invalid(format!(
+                "cassette {}: {}",
+                path.display(),
+                self.problems.join("; ")
+            )));
+        }
+        let environment = self.environment.unwrap_or_else(Environment::from_process);
+        let mode = environment.mode(self.mode)?;
+        let loaded = match mode {
+            Mode::Record | Mode::Passthrough => None,
+            _ => store::load(&path)?,
+        };
+        let (replaying, recording) = match (mode, loaded.is_some()) {
+            (Mode::Passthrough, _) => (false, false),
+            (Mode::Record, _) => (false, true),
+            (Mode::NewEpisodes, exists) => (exists, true),
+            (Mode::Replay, true) | (Mode::Once, true) => (true, false),
+            (Mode::Replay, false) => {
+                return Err(file_error(
+                    &path,
+                    format!(
+                        "the cassette does not exist and mode replay never records; \
+                         record it with {RECORD_ENV}=all"
+                    ),
+                ));
+            }
+            (Mode::Once, false) if environment.on_ci() => {
+                return Err(file_error(
+                    &path,
+                    format!(
+                        "the cassette does not exist, and on CI (the CI variable is set) mode once \
+                         does not record; record it locally by running this test without CI set \
+                         (or with {RECORD_ENV}=all), then commit the file"
+                    ),
+                ));
+            }
+            (Mode::Once, false) => (false, true),
+        };
+        let loaded = loaded.unwrap_or_default().interactions;
+        let index = Index::build(&loaded, &self.matchers).map_err(|err| file_error(&path, err))?;
+        let lock = if recording {
+            Some(CassetteLock::acquire(&path)?)
+        } else {
+            None
+        };
+        Ok(Cassette {
+            inner: Arc::new(inner),
+            shared: Arc::new(Shared {
+                path,
+                mode,
+                matchers: self.matchers,
+                repeats: self.repeats,
+                filters: Arc::new(self.filters),
+                options: self.options,
+                timestamps: self.timestamps,
+                timing: self.timing,
+                error_on_unused: self.error_on_unused,
+                replaying,
+                recording,
+                state: Mutex::new(State {
+                    loaded,
+                    index,
+                    recorded: Vec::new(),
+                    dirty: mode == Mode::Record,
+                    replayed: 0,
+                }),
+                _lock: lock,
+            }),
+        })
+    }
+}
+
+impl Cassette<()> {
+    /// A builder for the cassette at `path`.
+    pub fn builder(path: impl Into<PathBuf>) -> CassetteBuilder {
+        CassetteBuilder {
+            path: path.into(),
+            mode: Mode::Once,
+            matchers: vec![Match::method(), Match::uri()],
+            repeats: false,
+            filters: Filters::default(),
+            problems: Vec::new(),
+            options: RecordOptions::default(),
+            timestamps: false,
+            timing: Timing::Instant,
+            environment: None,
+            error_on_unused: false,
+        }
+    }
+}

@@ -886,3 +886,44 @@ async fn custom_matchers_and_timestamps() {
     let text = support::text(client.get("http://api.test/text?nonce=999")).await;
     assert_eq!(text, "hello\nworld\n");
 }
+
+/// A hand-written retry loop: up to four attempts, each one an engine call.
+async fn with_retries(client: &Client) -> Vec<String> {
+    let mut attempts = Vec::new();
+    for _ in 0..4 {
+        match client.get("http://api.test/flaky").send().await {
+            Err(err) => attempts.push(format!("error {}", err.kind())),
+            Ok(response) if response.status().is_server_error() => {
+                attempts.push(format!("status {}", response.status().as_u16()))
+            }
+            Ok(response) => {
+                attempts.push(format!("ok {}", response.text().await.unwrap()));
+                break;
+            }
+        }
+    }
+    attempts
+}
+
+#[tokio::test]
+async fn a_retry_story_against_a_flaky_server_replays_attempt_for_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flaky.yaml");
+    let flaky = MockEngine::queue()
+        .then(|request| async move {
+            Err(Error::reset(
+                request.to_string(),
+                "connection reset by peer",
+            ))
+        })
+        .then(|_| async { Ok(Response::new(StatusCode::SERVICE_UNAVAILABLE)) })
+        .then(|_| async { Ok(respond_ok("finally")) })
+        .build();
+    let (cassette, client) = recorder(&path, flaky);
+    let live = with_retries(&client).await;
+    assert_eq!(live, ["error connection_reset", "status 503", "ok finally"]);
+    assert_eq!(cassette.finish().unwrap().recorded, 3);
+
+    let replayed = with_retries(&player(builder(&path))).await;
+    assert_eq!(replayed, live);
+}

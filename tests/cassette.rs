@@ -788,6 +788,19 @@ fn malformed_and_unknown_cassettes_are_clear_errors() {
         assert!(err.to_string().contains(expected), "{err}");
         assert!(err.to_string().contains("bad.yaml:"), "{err}");
     }
+    let path = dir.path().join("base64.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ninteractions:\n  - request: {method: GET, uri: http://x.test/}\n    response: {status: 200, body: {base64: '%%%'}}\n",
+    )
+    .unwrap();
+    let err = builder(&path).build(api()).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "base64.yaml: interaction 0 (GET http://x.test/): response body: invalid base64"
+        ),
+        "{err}"
+    );
     let path = dir.path().join("neither.yaml");
     std::fs::write(
         &path,

@@ -140,13 +140,18 @@ impl Index {
     }
 }
 
-/// Checks what the index cannot: one outcome, a valid status, decodable
-/// bodies and headers.
+/// Checks what the index cannot, so that a broken file fails when it is
+/// opened rather than in the middle of a test: one outcome, a valid status,
+/// valid response headers, decodable bodies.
 fn check(i: usize, interaction: &Interaction) -> Result<(), String> {
     let name = format!(
         "interaction {i} ({} {})",
         interaction.request.method, interaction.request.uri
     );
+    if let Some(body) = &interaction.request.body {
+        body.to_bytes()
+            .map_err(|err| format!("{name}: request body: {err}"))?;
+    }
     match (&interaction.response, &interaction.error) {
         (Some(_), Some(_)) => Err(format!("{name} has both a response and an error; keep one")),
         (None, None) => Err(format!("{name} has neither a response nor an error")),
@@ -157,6 +162,10 @@ fn check(i: usize, interaction: &Interaction) -> Result<(), String> {
                 .headers
                 .to_map()
                 .map_err(|err| format!("{name}: response {err}"))?;
+            if let Some(body) = &response.body {
+                body.to_bytes()
+                    .map_err(|err| format!("{name}: response body: {err}"))?;
+            }
             Ok(())
         }
         (None, Some(_)) => Ok(()),

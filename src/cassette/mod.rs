@@ -33,6 +33,30 @@
 //! # Ok::<(), wiretape::Error>(())
 //! # }).unwrap();
 //! ```
+//!
+//! In a test, name the cassette after the test and let the environment pick
+//! the mode: [`cassette_path!`](crate::cassette_path) resolves
+//! `cassettes/<test name>.yaml`, `WIRETAPE_RECORD=all` re-records, and on CI
+//! a missing cassette is an error rather than a silent recording.
+//!
+//! ```no_run
+//! use wiretape::cassette::{Cassette, Match};
+//! use wiretape::{engine::HyperEngine, Client};
+//!
+//! # async fn test() -> wiretape::Result<()> {
+//! let cassette = Cassette::builder(wiretape::cassette_path!())
+//!     .match_on([Match::method(), Match::uri(), Match::json_body()])
+//!     .filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+//!     .filter_sensitive_data("<ACCOUNT>", "acct_1234")
+//!     .build(HyperEngine::default())?;
+//! let client = Client::builder().engine(cassette.clone()).build()?;
+//! // … the test's calls …
+//! cassette.finish()?;
+//! # Ok(()) }
+//! ```
+//!
+//! The file format (version 1) is described in [`format`]; [`import`]
+//! reads Ruby VCR, vcrpy and HAR files and writes HAR.
 
 mod builder;
 mod env;

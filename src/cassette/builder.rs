@@ -65,7 +65,7 @@ impl CassetteBuilder {
     }
 
     /// Records header `name` as it is, even if it is redacted by default
-    /// (see [`DEFAULT_REDACTED_HEADERS`]).
+    /// (see [`DEFAULT_REDACTED_HEADERS`](super::DEFAULT_REDACTED_HEADERS)).
     pub fn keep_header(mut self, name: &str) -> Self {
         self.filters.keep_header(name);
         self

@@ -55,7 +55,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The file format (version 1) is described in [`format`]; [`import`]
+//! The file format (version 1) is described in [`mod@format`]; [`import`]
 //! reads Ruby VCR, vcrpy and HAR files and writes HAR.
 
 mod builder;

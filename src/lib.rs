@@ -32,6 +32,7 @@ pub mod client;
 pub mod engine;
 mod error;
 pub mod mock;
+pub mod plugins;
 mod request;
 mod response;
 pub mod server;

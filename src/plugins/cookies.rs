@@ -74,9 +74,19 @@ impl Cookies {
             .filter_map(|pair| pair.split('=').next())
             .map(|name| name.trim().to_owned())
             .collect();
+        // A WebSocket handshake is an HTTP request: look its cookies up as one.
+        let mut url = request.url().clone();
+        let http_scheme = match url.scheme() {
+            "ws" => Some("http"),
+            "wss" => Some("https"),
+            _ => None,
+        };
+        if let Some(scheme) = http_scheme {
+            let _ = url.set_scheme(scheme);
+        }
         let pairs: Vec<String> = self
             .jar
-            .cookies_for(request.url())
+            .cookies_for(&url)
             .into_iter()
             .filter(|(name, _)| !own.contains(name))
             .map(|(name, value)| format!("{name}={value}"))

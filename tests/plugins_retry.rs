@@ -287,16 +287,14 @@ async fn jittered_delays(seed: u64) -> Vec<Duration> {
             .on_event(hook),
     );
     client.get("http://api.test/").send().await.unwrap();
-    let delays = seen
-        .lock()
-        .unwrap()
+    let events = seen.lock().unwrap();
+    events
         .iter()
         .filter_map(|event| match event.action {
             RetryAction::RetryAfter(delay) => Some(delay),
             RetryAction::GiveUp(_) => None,
         })
-        .collect();
-    delays
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]

@@ -189,6 +189,19 @@ pub enum GiveUpReason {
     StreamedBody,
 }
 
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GiveUpReason::MaxRetries => "all retries were used",
+            GiveUpReason::Deadline => "the next retry would end after the deadline",
+            GiveUpReason::NonIdempotent => {
+                "the method is not idempotent and the request has no Idempotency-Key"
+            }
+            GiveUpReason::StreamedBody => "the request body is a stream and cannot be resent",
+        })
+    }
+}
+
 /// One retry decision, for [`Retry::on_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryEvent {
@@ -399,7 +412,7 @@ impl Retry {
             ),
             RetryAction::GiveUp(reason) => tracing::info!(
                 target: "wiretape::retry",
-                request = %event.request, attempt = event.attempt, cause = %event.cause, ?reason,
+                request = %event.request, attempt = event.attempt, cause = %event.cause, %reason,
                 "not retrying"
             ),
         }

@@ -27,6 +27,11 @@
 
 #![warn(missing_docs)]
 
+/// The README's examples compile as doctests, so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod body;
 pub mod client;
 pub mod engine;

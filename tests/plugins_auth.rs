@@ -237,7 +237,7 @@ async fn a_challenge_for_another_scheme_is_left_alone() {
 
 #[tokio::test]
 async fn bearer_refresh_over_tls_through_the_real_engine() {
-    let (tls, der) = common::tls_config();
+    let (tls, der) = common::tls_material();
     let token_calls = Arc::new(AtomicUsize::new(0));
     let server = Server::new()
         .tls(tls)

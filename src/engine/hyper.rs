@@ -575,6 +575,10 @@ pub(crate) fn classify(error: &(dyn StdError + 'static), request: &str, connecti
 /// Maps an I/O error (possibly wrapping a rustls error) to its kind.
 pub(crate) fn classify_io(io: &io::Error, request: &str, connecting: bool) -> Error {
     if let Some(inner) = io.get_ref() {
+        // hyper-rustls wraps tokio-rustls's I/O error in another one.
+        if let Some(nested) = inner.downcast_ref::<io::Error>() {
+            return classify_io(nested, request, connecting);
+        }
         if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return tls_error(tls, request);
         }

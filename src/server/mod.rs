@@ -441,11 +441,13 @@ async fn upgrade(
         };
         let to_client = async {
             while let Some(Ok(frame)) = engine_stream.next().await {
-                if client_sink.send(frame).await.is_err() {
+                let closing = matches!(frame, crate::ws::Frame::Close(_));
+                if client_sink.send(frame).await.is_err() || closing {
                     break;
                 }
             }
-            let _ = client_sink.close().await;
+            // An engine side that ended without a close frame crashed: the
+            // socket is dropped without one too, so the client sees 1006.
         };
         // When either side is done the bridge is done; dropping the halves
         // closes the socket.

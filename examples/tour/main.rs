@@ -1,0 +1,56 @@
+//! A tour of wiretape, runnable offline: `cargo run --example tour`.
+//!
+//! Each scene is one user story and prints what happens. Everything runs
+//! in-process or on 127.0.0.1: the tour needs no network.
+
+mod core;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// One scene of the tour.
+type Scene = Pin<Box<dyn Future<Output = wiretape::Result<()>>>>;
+
+/// A scene's title and how to start it.
+type Entry = (&'static str, fn() -> Scene);
+
+/// Every scene, in order, with its title.
+fn scenes() -> Vec<Entry> {
+    vec![(
+        "the client core: a local API through the real engine, then the same calls mocked",
+        || Box::pin(core::run()),
+    )]
+}
+
+/// Runs every scene; true when all succeeded.
+async fn run_all() -> bool {
+    let mut failed = false;
+    for (index, (title, scene)) in scenes().iter().enumerate() {
+        println!("\n=== scene {}: {title}\n", index + 1);
+        if let Err(err) = scene().await {
+            eprintln!("scene failed: {err}");
+            failed = true;
+        }
+    }
+    !failed
+}
+
+#[tokio::main]
+async fn main() {
+    if !run_all().await {
+        std::process::exit(1);
+    }
+    println!("\nThe tour is over.");
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test` runs the whole tour, so a broken scene fails the build.
+    #[tokio::test]
+    async fn the_tour_runs() {
+        assert!(
+            super::run_all().await,
+            "a scene of the tour failed; run `cargo run --example tour` to see it"
+        );
+    }
+}

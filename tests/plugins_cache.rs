@@ -18,10 +18,13 @@ fn versioned(cache_control: &'static str) -> MockEngine {
             let current = format!("\"v{}\"", served.load(Ordering::SeqCst));
             if request.header_str("if-none-match") == Some(current.as_str()) {
                 return Ok(respond("", StatusCode::NOT_MODIFIED, HeaderMap::new())
-                    .with_header("x-checked", "yes"));
+                    .with_header("x-checked", "yes")
+                    .with_header("content-length", "0"));
             }
             let n = served.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(respond_ok(format!("version {n}"))
+            let body = format!("version {n}");
+            Ok(respond_ok(body.clone())
+                .with_header("content-length", body.len().to_string())
                 .with_header("cache-control", cache_control)
                 .with_header("etag", format!("\"v{n}\"")))
         }
@@ -63,6 +66,7 @@ async fn a_fresh_response_is_served_until_max_age_then_revalidated() {
         Some(&CacheStatus::Revalidated)
     );
     assert_eq!(response.headers()["x-checked"], "yes");
+    assert_eq!(response.headers()["content-length"], "9");
     assert_eq!(response.text().await.unwrap(), "version 1");
 
     let history = engine.request_history();

@@ -159,3 +159,101 @@ async fn level_none_logs_nothing() {
         .unwrap();
     assert!(lines.lock().unwrap().is_empty());
 }
+
+/// Collects `(target, message and fields)` of every `tracing` event.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0.insert_str(0, &format!("{value:?}"));
+                } else {
+                    self.0.push_str(&format!(" {}={value:?}", field.name()));
+                }
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        let target = event.metadata().target().to_owned();
+        self.0.lock().unwrap().push((target, text.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn without_a_logger_entries_and_retries_go_to_tracing() {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(async {
+                let engine = common::scripted(vec![
+                    || {
+                        Ok(wiretape::mock::respond_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                        ))
+                    },
+                    || Ok(respond_ok("ok")),
+                ]);
+                let client = Client::builder()
+                    .engine(engine)
+                    .logging(Logging::new().level(LogLevel::Headers))
+                    .retry(wiretape::plugins::Retry::new())
+                    .build()
+                    .unwrap();
+                client
+                    .get("http://api.test/")
+                    .bearer_auth("s3cret")
+                    .send()
+                    .await
+                    .unwrap();
+            });
+    });
+
+    let events = capture.0.lock().unwrap();
+    let http: Vec<&String> = events
+        .iter()
+        .filter(|(t, _)| t == "wiretape::http")
+        .map(|(_, m)| m)
+        .collect();
+    let retry: Vec<&String> = events
+        .iter()
+        .filter(|(t, _)| t == "wiretape::retry")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(http.len(), 2, "{events:?}");
+    assert!(
+        http[0].starts_with("REQUEST GET http://api.test/"),
+        "{}",
+        http[0]
+    );
+    assert!(
+        http[0].contains("authorization: <redacted>") && !http[0].contains("s3cret"),
+        "{}",
+        http[0]
+    );
+    assert!(http[1].starts_with("RESPONSE 200 OK"), "{}", http[1]);
+    assert_eq!(retry.len(), 1, "{events:?}");
+    assert!(retry[0].starts_with("retrying"), "{}", retry[0]);
+    assert!(
+        retry[0].contains("attempt=1") && retry[0].contains("delay=1s"),
+        "{}",
+        retry[0]
+    );
+}

@@ -11,7 +11,6 @@ use wiretape::{Client, Request, StatusCode};
 
 /// Runs the scene, printing what happens.
 pub async fn run() -> wiretape::Result<()> {
-    println!("== Retry and timeouts");
     let flaky = MockEngine::queue()
         .then(|_| async { Ok(respond_error(StatusCode::SERVICE_UNAVAILABLE)) })
         .then(|_| async { Ok(respond_error(StatusCode::SERVICE_UNAVAILABLE)) })

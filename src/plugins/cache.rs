@@ -212,8 +212,18 @@ impl Cache {
         let mut response = next.run(request).await?;
         if let Some(mut entry) = stored {
             if response.status() == StatusCode::NOT_MODIFIED {
+                // The 304 updates the stored head, but not what describes
+                // the stored body.
                 for (name, value) in response.headers() {
-                    entry.headers.insert(name.clone(), value.clone());
+                    if ![
+                        header::CONTENT_LENGTH,
+                        header::CONTENT_ENCODING,
+                        header::TRANSFER_ENCODING,
+                    ]
+                    .contains(name)
+                    {
+                        entry.headers.insert(name.clone(), value.clone());
+                    }
                 }
                 entry.restamp();
                 let served = entry.response(&head, CacheStatus::Revalidated);

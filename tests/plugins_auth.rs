@@ -275,3 +275,108 @@ async fn bearer_refresh_over_tls_through_the_real_engine() {
     assert_eq!(token_calls.load(Ordering::SeqCst), 1);
     server.shutdown().await;
 }
+
+/// A digest server for user `ada` with password `pw`: it checks answers by
+/// recomputing them (MD5, qop=auth), counts `nc`, and rotates its nonce
+/// after `uses_per_nonce` answers, saying `stale=true`.
+fn digest_server(uses_per_nonce: usize) -> MockEngine {
+    use md5::{Digest, Md5};
+    let state = Arc::new(std::sync::Mutex::new((1usize, 0usize))); // (nonce number, answers)
+    MockEngine::new(move |request: Request| {
+        let state = state.clone();
+        async move {
+            let hex = |text: String| -> String {
+                Md5::digest(text.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            };
+            let mut state = state.lock().unwrap();
+            let nonce = format!("nonce-{}", state.0);
+            let challenge = |stale: bool| {
+                Response::new(StatusCode::UNAUTHORIZED).with_header(
+                    "www-authenticate",
+                    format!(r#"Digest realm="shop", qop="auth", nonce="nonce-{}", opaque="op", stale={stale}"#, state.0),
+                )
+            };
+            let Some(answer) = request.header_str("authorization") else {
+                return Ok(challenge(false));
+            };
+            let params: std::collections::HashMap<String, String> = answer
+                .trim_start_matches("Digest ")
+                .split(", ")
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+                .collect();
+            if params["nonce"] != nonce {
+                return Ok(challenge(true));
+            }
+            let ha1 = hex(format!("{}:shop:pw", params["username"]));
+            let ha2 = hex(format!("{}:{}", request.method(), params["uri"]));
+            let expected = hex(format!(
+                "{ha1}:{nonce}:{}:{}:auth:{ha2}",
+                params["nc"], params["cnonce"]
+            ));
+            if params["response"] != expected || params["opaque"] != "op" {
+                return Ok(challenge(false));
+            }
+            state.1 += 1;
+            if state.1 % uses_per_nonce == 0 {
+                state.0 += 1;
+            }
+            Ok(respond_ok(format!(
+                "nc={} uri={}",
+                params["nc"], params["uri"]
+            )))
+        }
+    })
+}
+
+#[tokio::test]
+async fn digest_answers_the_challenge_then_reuses_it_counting_up() {
+    let engine = digest_server(100);
+    let client = Client::builder()
+        .engine(engine.clone())
+        .auth(Auth::digest("ada", "pw"))
+        .build()
+        .unwrap();
+
+    let first = client
+        .get("http://shop.test/orders?page=2")
+        .send()
+        .await
+        .unwrap();
+    let second = client.post("http://shop.test/orders").send().await.unwrap();
+
+    assert_eq!(
+        first.text().await.unwrap(),
+        "nc=00000001 uri=/orders?page=2"
+    );
+    assert_eq!(second.text().await.unwrap(), "nc=00000002 uri=/orders");
+    assert_eq!(engine.request_history().len(), 3);
+}
+
+#[tokio::test]
+async fn a_stale_digest_nonce_is_renewed_and_a_wrong_password_is_not_retried_forever() {
+    let engine = digest_server(1);
+    let client = Client::builder()
+        .engine(engine.clone())
+        .auth(Auth::digest("ada", "pw"))
+        .build()
+        .unwrap();
+    client.get("http://shop.test/a").send().await.unwrap();
+    let response = client.get("http://shop.test/b").send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "nc=00000001 uri=/b");
+    // bare, answered; stale answer, answered again.
+    assert_eq!(engine.request_history().len(), 4);
+
+    let engine = digest_server(100);
+    let client = Client::builder()
+        .engine(engine.clone())
+        .auth(Auth::digest("ada", "wrong"))
+        .build()
+        .unwrap();
+    let response = client.get("http://shop.test/").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(engine.request_history().len(), 2);
+}

@@ -5,8 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use url::Url;
 
+use super::digest::{self, DigestState};
 use super::{Next, Plugin};
 use crate::engine::BoxFuture;
 use crate::ws::WsConnection;
@@ -22,8 +24,8 @@ tokio::task_local! {
     static IN_REFRESH: ();
 }
 
-/// Adds credentials to requests (Ktor's `Auth`): HTTP basic, or bearer
-/// tokens that are loaded once and refreshed when a `401` arrives.
+/// Adds credentials to requests (Ktor's `Auth`): HTTP basic, bearer tokens
+/// that are loaded once and refreshed when a `401` arrives, or HTTP digest.
 ///
 /// - Credentials go out with every request (preemptively, unlike Ktor's
 ///   basic provider) unless [`send_without_request`](Auth::send_without_request)
@@ -39,6 +41,12 @@ tokio::task_local! {
 ///   endpoint that answers `401` fails the refresh instead of refreshing
 ///   again. (This holds for calls on the callback's own task; a call moved
 ///   to a spawned task is not recognised.)
+/// - **Digest** ([`Auth::digest`], RFC 7616): MD5, SHA-256 and their
+///   `-sess` forms with `qop=auth`. The first request goes bare; the `401`'s
+///   challenge is answered and the request resent once. Later requests
+///   answer the same challenge straight away (counting `nc` up) until the
+///   server sends a new one; a `stale=true` nonce is renewed without a loop,
+///   and a `401` to a fresh answer (a wrong password) is returned.
 /// - If the `401` carries `WWW-Authenticate` challenges, one of them must
 ///   name this scheme for Auth to act.
 /// - A request whose body is a stream cannot be sent twice: after a refresh
@@ -81,6 +89,7 @@ pub struct Auth {
 enum Scheme {
     Basic(HeaderValue),
     Bearer(Arc<Bearer>),
+    Digest(Arc<DigestState>),
 }
 
 impl Auth {
@@ -106,6 +115,33 @@ impl Auth {
         value.set_sensitive(true);
         Auth {
             scheme: Scheme::Basic(value),
+            send_without_request: None,
+        }
+    }
+
+    /// HTTP digest authentication with `username` and `password`.
+    ///
+    /// ```
+    /// use wiretape::{mock::{MockEngine, respond_ok}, plugins::Auth, Client, Response, StatusCode};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let engine = MockEngine::new(|request| async move {
+    ///     Ok(match request.header_str("authorization") {
+    ///         Some(answer) if answer.starts_with("Digest username=\"ada\"") => respond_ok("in"),
+    ///         _ => Response::new(StatusCode::UNAUTHORIZED)
+    ///             .with_header("www-authenticate", r#"Digest realm="api", qop="auth", nonce="n1", algorithm=SHA-256"#),
+    ///     })
+    /// });
+    /// let client = Client::builder().engine(engine.clone()).auth(Auth::digest("ada", "pw")).build()?;
+    /// assert_eq!(client.get("http://api.test/a").send().await?.text().await?, "in");
+    /// assert_eq!(client.get("http://api.test/b").send().await?.text().await?, "in");
+    /// assert_eq!(engine.request_history().len(), 3); // bare, answered, answered at once
+    /// # Ok::<(), wiretape::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn digest(username: impl Into<String>, password: impl Into<String>) -> Auth {
+        Auth {
+            scheme: Scheme::Digest(Arc::new(DigestState::new(username.into(), password.into()))),
             send_without_request: None,
         }
     }
@@ -137,6 +173,7 @@ impl Auth {
         match self.scheme {
             Scheme::Basic(_) => "basic",
             Scheme::Bearer(_) => "bearer",
+            Scheme::Digest(_) => "digest",
         }
     }
 
@@ -146,11 +183,13 @@ impl Auth {
             .is_none_or(|predicate| predicate(request))
     }
 
-    /// The credentials to send now, and the token generation they belong to.
-    async fn current(&self) -> (Option<HeaderValue>, u64) {
+    /// The credentials to send now for `method` and `url`, and the token
+    /// generation they belong to.
+    async fn current(&self, method: &Method, url: &Url) -> (Option<HeaderValue>, u64) {
         match &self.scheme {
             Scheme::Basic(value) => (Some(value.clone()), 0),
             Scheme::Bearer(bearer) => bearer.current().await,
+            Scheme::Digest(digest) => (digest.authorization(method, &target(url)), 0),
         }
     }
 
@@ -160,9 +199,11 @@ impl Auth {
         {
             return next.run(request).await;
         }
+        let method = request.method().clone();
+        let url = request.url().clone();
         let mut sent = None;
         if self.preemptive(&request) {
-            let (value, generation) = self.current().await;
+            let (value, generation) = self.current(&method, &url).await;
             if let Some(value) = value {
                 request.headers_mut().insert(header::AUTHORIZATION, value);
                 sent = Some(generation);
@@ -174,8 +215,17 @@ impl Auth {
             return Ok(response);
         }
         let value = match (&self.scheme, sent) {
+            (Scheme::Digest(digest), sent) => match digest::challenge(response.headers()) {
+                // A first challenge, or a renewed nonce: answer it once.
+                Some(challenge) if sent.is_none() || challenge.stale => {
+                    digest.accept(challenge);
+                    digest.authorization(&method, &target(&url))
+                }
+                // Our fresh answer was refused: the credentials are wrong.
+                _ => None,
+            },
             // Sent bare: now send what we have.
-            (_, None) => match self.current().await {
+            (_, None) => match self.current(&method, &url).await {
                 (Some(value), _) => Some(value),
                 (None, generation) => self.refresh(generation, &response, next.client()).await?,
             },
@@ -204,7 +254,7 @@ impl Auth {
     ) -> Result<Option<HeaderValue>> {
         match &self.scheme {
             Scheme::Bearer(bearer) => bearer.refresh(generation, response, client).await,
-            Scheme::Basic(_) => Ok(None),
+            Scheme::Basic(_) | Scheme::Digest(_) => Ok(None),
         }
     }
 
@@ -406,7 +456,8 @@ impl Plugin for AuthPlugin {
         Box::pin(async move {
             if !request.headers().contains_key(header::AUTHORIZATION) && self.0.preemptive(&request)
             {
-                if let (Some(value), _) = self.0.current().await {
+                let (method, url) = (request.method().clone(), request.url().clone());
+                if let (Some(value), _) = self.0.current(&method, &url).await {
                     request.headers_mut().insert(header::AUTHORIZATION, value);
                 }
             }
@@ -417,4 +468,12 @@ impl Plugin for AuthPlugin {
 
 pub(super) fn plugin(config: Auth) -> Arc<dyn Plugin> {
     Arc::new(AuthPlugin(config))
+}
+
+/// The request target of `url` (path and query), as Digest signs it.
+fn target(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
 }

@@ -70,6 +70,7 @@ mod cache;
 mod content_encoding;
 mod cookies;
 mod default_request;
+mod digest;
 mod logging;
 mod observe;
 mod progress;

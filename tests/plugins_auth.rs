@@ -380,3 +380,36 @@ async fn a_stale_digest_nonce_is_renewed_and_a_wrong_password_is_not_retried_for
     assert_eq!(response.status(), 401);
     assert_eq!(engine.request_history().len(), 2);
 }
+
+#[tokio::test]
+async fn load_tokens_may_call_the_api_through_the_same_client() {
+    let token_calls = Arc::new(AtomicUsize::new(0));
+    // The client does not exist yet when Auth is built: hand it over
+    // through a cell, as an application would.
+    let cell: Arc<std::sync::OnceLock<Client>> = Arc::new(std::sync::OnceLock::new());
+    let for_load = cell.clone();
+    let client = Client::builder()
+        .engine(api("fresh", true, token_calls.clone()))
+        .auth(Auth::bearer(BearerAuth::new().load_tokens(move || {
+            let cell = for_load.clone();
+            async move {
+                let client = cell.get()?.clone();
+                let response = client.post("http://api.test/token").send().await.ok()?;
+                Some(BearerTokens::new(response.text().await.ok()?, None))
+            }
+        })))
+        .build()
+        .unwrap();
+    cell.set(client.clone()).unwrap();
+
+    let response = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get("http://api.test/me").send(),
+    )
+    .await
+    .expect("loading the tokens through the client does not deadlock")
+    .unwrap();
+
+    assert_eq!(response.text().await.unwrap(), "data for /me");
+    assert_eq!(token_calls.load(Ordering::SeqCst), 1);
+}

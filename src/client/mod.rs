@@ -337,7 +337,7 @@ impl ClientBuilder {
     }
 
     /// Whether `3xx`/`4xx`/`5xx` responses become
-    /// [`Error::Status`](crate::Error::Status) errors (default: no); a
+    /// [`Error::Status`] errors (default: no); a
     /// shortcut for [`ResponseValidator::expect_success`].
     pub fn expect_success(mut self, expect: bool) -> ClientBuilder {
         self.plugins.validator = std::mem::take(&mut self.plugins.validator).expect_success(expect);

@@ -20,7 +20,7 @@ type RefreshFn =
     Arc<dyn Fn(RefreshContext) -> BoxFuture<'static, Result<Option<BearerTokens>>> + Send + Sync>;
 
 tokio::task_local! {
-    /// Set while a `refresh_tokens` callback runs: its own calls skip Auth.
+    /// Set while a `load_tokens` or `refresh_tokens` callback runs: its own calls skip Auth.
     static IN_REFRESH: ();
 }
 
@@ -37,7 +37,8 @@ tokio::task_local! {
 ///   share one refresh (single-flight): the others wait for it and use its
 ///   result. A second `401` is returned as it is, never refreshed again.
 /// - **No refresh loop** (Ktor KTOR-3795): calls made from inside
-///   `refresh_tokens` through the client skip Auth entirely, so a refresh
+///   `load_tokens` or `refresh_tokens` through the client skip Auth
+///   entirely, so a refresh
 ///   endpoint that answers `401` fails the refresh instead of refreshing
 ///   again. (This holds for calls on the callback's own task; a call moved
 ///   to a spawned task is not recognised.)
@@ -405,7 +406,8 @@ impl Bearer {
         if !slot.loaded {
             slot.loaded = true;
             if let Some(load) = &self.load {
-                slot.tokens = load().await;
+                // A load that calls the API itself must not wait on this lock.
+                slot.tokens = IN_REFRESH.scope((), load()).await;
             }
         }
         (slot.header(), slot.generation)

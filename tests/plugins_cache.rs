@@ -168,3 +168,31 @@ async fn vary_keeps_variants_apart_and_unsafe_methods_invalidate() {
     client.post("http://doc.test/").send().await.unwrap();
     assert_eq!(fetch("fr").await.0, Some(CacheStatus::Miss));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hit_after_a_redirect_keeps_the_final_url() {
+    let engine = MockEngine::new(|request: Request| async move {
+        Ok(match request.url().path() {
+            "/latest" => wiretape::mock::respond_redirect("/v3"),
+            _ => respond_ok("v3").with_header("cache-control", "max-age=60"),
+        })
+    });
+    let client = caching(&engine);
+    client
+        .get("http://doc.test/latest")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+
+    let hit = client.get("http://doc.test/latest").send().await.unwrap();
+
+    assert_eq!(
+        hit.extensions().get::<CacheStatus>(),
+        Some(&CacheStatus::Hit)
+    );
+    assert_eq!(hit.url().as_str(), "http://doc.test/v3");
+    assert_eq!(engine.request_history().len(), 2);
+}

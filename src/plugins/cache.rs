@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use tokio::time::Instant;
+use url::Url;
 
 use super::observe::{BodyEvent, observe};
 use super::{Next, Plugin};
@@ -87,6 +88,8 @@ pub struct Cache {
 
 #[derive(Clone)]
 struct Entry {
+    /// The URL that answered: the last hop's, after redirects.
+    url: Url,
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
@@ -203,7 +206,7 @@ impl Cache {
             .cloned();
         if let Some(entry) = &stored {
             if !entry.no_cache && !asked.no_cache && entry.stored.elapsed() < entry.fresh_for {
-                return Ok(entry.response(&request, CacheStatus::Hit));
+                return Ok(entry.response(CacheStatus::Hit));
             }
             entry.add_validators(&mut request);
         }
@@ -226,7 +229,7 @@ impl Cache {
                     }
                 }
                 entry.restamp();
-                let served = entry.response(&head, CacheStatus::Revalidated);
+                let served = entry.response(CacheStatus::Revalidated);
                 self.lock().insert(key, entry);
                 return Ok(served);
             }
@@ -259,6 +262,7 @@ impl Cache {
             return;
         }
         let template = Entry {
+            url: response.url().clone(),
             status: response.status(),
             version: response.version(),
             headers: response.headers().clone(),
@@ -331,10 +335,10 @@ impl Entry {
         self.fresh_for = freshness(&self.headers, &Directives::of(&self.headers));
     }
 
-    fn response(&self, request: &Request, status: CacheStatus) -> Response {
+    fn response(&self, status: CacheStatus) -> Response {
         let mut response = Response::new(self.status)
             .with_version(self.version)
-            .with_url(request.url().clone())
+            .with_url(self.url.clone())
             .with_body(Body::from(self.body.clone()));
         *response.headers_mut() = self.headers.clone();
         response.headers_mut().insert(

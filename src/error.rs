@@ -354,12 +354,32 @@ impl fmt::Display for StatusError {
 
 /// A request that a mock engine had no answer for.
 ///
-/// The [`Display`](fmt::Display) form names the request and explains why
-/// nothing answered it; the routing DSL adds the closest routes.
+/// The [`Display`](fmt::Display) form names the request, explains why nothing
+/// answered it and, when the routing DSL produced them, lists the closest
+/// routes ([`NearMiss`]): which of their checks passed, which failed, and a
+/// diff of what each failing check expected against what the request had.
+///
+/// ```
+/// use wiretape::{MatchCheck, NearMiss, NoRoute};
+///
+/// let report = NoRoute::new("GET http://api.test/user/7", "none of the 1 routes matched")
+///     .with_near_misses(vec![NearMiss::new(
+///         "get user",
+///         vec![
+///             MatchCheck::passed("method is GET"),
+///             MatchCheck::failed("path matches /users/{id}", "- /users/{id}\n+ /user/7"),
+///         ],
+///     )]);
+/// let text = report.to_string();
+/// assert!(text.contains("get user: 1 of 2 checks passed"));
+/// assert!(text.contains("✗ path matches /users/{id}"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct NoRoute {
     request: String,
     explanation: String,
+    near_misses: Vec<NearMiss>,
+    omitted: usize,
 }
 
 impl NoRoute {
@@ -368,7 +388,27 @@ impl NoRoute {
         NoRoute {
             request: request.into(),
             explanation: explanation.into(),
+            near_misses: Vec::new(),
+            omitted: 0,
         }
+    }
+
+    /// Adds the closest routes, best first.
+    pub fn with_near_misses(mut self, near_misses: Vec<NearMiss>) -> Self {
+        self.near_misses = near_misses;
+        self
+    }
+
+    /// Notes that `omitted` more routes were left out of the report because
+    /// they share nothing with the request.
+    pub fn with_omitted(mut self, omitted: usize) -> Self {
+        self.omitted = omitted;
+        self
+    }
+
+    /// How many routes were left out of the report.
+    pub fn omitted(&self) -> usize {
+        self.omitted
     }
 
     /// The request that went unanswered, as `METHOD URL`.
@@ -380,11 +420,127 @@ impl NoRoute {
     pub fn explanation(&self) -> &str {
         &self.explanation
     }
+
+    /// The closest routes, best first (empty when the engine has no routes).
+    pub fn near_misses(&self) -> &[NearMiss] {
+        &self.near_misses
+    }
 }
 
 impl fmt::Display for NoRoute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no mock answered {}: {}", self.request, self.explanation)
+        write!(f, "no mock answered {}: {}", self.request, self.explanation)?;
+        if self.near_misses.is_empty() {
+            return Ok(());
+        }
+        f.write_str(
+            "\n\nclosest routes, best first (✓ passed, ✗ failed; \
+             - what the route expects, + what the request has):",
+        )?;
+        for (rank, near_miss) in self.near_misses.iter().enumerate() {
+            write!(f, "\n\n  {}. {near_miss}", rank + 1)?;
+        }
+        if self.omitted > 0 {
+            write!(
+                f,
+                "\n\n  ({} more route(s) not shown: they share nothing with this request)",
+                self.omitted
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A route that almost answered a request: each of its checks, passed or
+/// failed. Part of a [`NoRoute`] report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMiss {
+    route: String,
+    checks: Vec<MatchCheck>,
+}
+
+impl NearMiss {
+    /// The checks of the route named `route`, in the route's order.
+    pub fn new(route: impl Into<String>, checks: Vec<MatchCheck>) -> Self {
+        NearMiss {
+            route: route.into(),
+            checks,
+        }
+    }
+
+    /// The route's name (or its description when it has none).
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    /// Every check, passed or failed.
+    pub fn checks(&self) -> &[MatchCheck] {
+        &self.checks
+    }
+
+    /// How many checks passed.
+    pub fn passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    /// The checks that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &MatchCheck> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+impl fmt::Display for NearMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} of {} checks passed",
+            self.route,
+            self.passed(),
+            self.checks.len()
+        )?;
+        for check in &self.checks {
+            let mark = if check.passed { '✓' } else { '✗' };
+            write!(f, "\n       {mark} {}", check.description)?;
+            if let Some(detail) = &check.detail {
+                for line in detail.lines() {
+                    write!(f, "\n           {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One check of a [`NearMiss`]: what the route wanted, whether the request
+/// had it and, for a failure, a diff of expected against actual.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchCheck {
+    /// What the route wanted, for example `header authorization is "Bearer abc"`.
+    pub description: String,
+    /// Whether the request passed it.
+    pub passed: bool,
+    /// For a failure: what differed, usually a diff (`-` expected, `+` actual).
+    pub detail: Option<String>,
+}
+
+impl MatchCheck {
+    /// A check the request passed.
+    pub fn passed(description: impl Into<String>) -> Self {
+        MatchCheck {
+            description: description.into(),
+            passed: true,
+            detail: None,
+        }
+    }
+
+    /// A check the request failed, with what differed.
+    pub fn failed(description: impl Into<String>, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        MatchCheck {
+            description: description.into(),
+            passed: false,
+            detail: (!detail.is_empty()).then_some(detail),
+        }
     }
 }
 

@@ -49,7 +49,8 @@ mod yaml;
 pub use crate::body::{Body, ChunkStream};
 pub use crate::client::{Client, ClientBuilder, Form, Part, RequestBuilder};
 pub use crate::error::{
-    BoxError, ConnectFailure, Error, ErrorKind, NoRoute, Result, StatusError, TimeoutKind,
+    BoxError, ConnectFailure, Error, ErrorKind, MatchCheck, NearMiss, NoRoute, Result, StatusError,
+    TimeoutKind,
 };
 pub use crate::request::Request;
 pub use crate::response::Response;

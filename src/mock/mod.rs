@@ -3,14 +3,23 @@
 //! [`MockEngine`] answers from closures or a queue of them, like Ktor's
 //! `MockEngine`, and also accepts WebSocket handshakes with a scripted
 //! in-memory server. The `respond*` helpers build common responses.
+//!
+//! [`Router`] is the routing DSL: declarative [`Route`]s built from
+//! [`matchers`] and [`responders`], with expectations, a journal and
+//! near-miss reports for requests that match nothing.
 
 mod echo;
 mod engine;
 mod respond;
+pub mod router;
 
 pub use self::echo::echo;
 pub use self::engine::{MockEngine, MockQueue, ResponseSnapshot};
 pub use self::respond::{
     respond, respond_bad_request, respond_error, respond_json, respond_json_with, respond_ok,
     respond_redirect, respond_redirect_with,
+};
+pub use self::router::{
+    Answer, DEFAULT_PRIORITY, JournalEntry, Route, RouteGuard, RouteId, Router, STARTED, Times,
+    Unmet, Verification, matchers, responders,
 };

@@ -1,0 +1,655 @@
+//! The routing DSL: a [`Router`] engine that answers requests from
+//! declarative [`Route`]s, verifies how they were called, and explains
+//! precisely why a request matched nothing.
+//!
+//! ```
+//! use wiretape::mock::{Router, Route, matchers::*, responders::*};
+//! use wiretape::Client;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let router = Router::new();
+//! router.mock(
+//!     Route::given(method("GET"))
+//!         .and(path("/users/{id}"))
+//!         .respond_with(from_fn(|_, params| {
+//!             wiretape::mock::respond_json(&serde_json::json!({"id": params.get("id")}))
+//!         }))
+//!         .times(1)
+//!         .named("get user"),
+//! );
+//! let client = Client::builder().engine(router.clone()).base_url("http://api.test").build()?;
+//! let user: serde_json::Value = client.get("/users/7").send().await?.json().await?;
+//! assert_eq!(user["id"], "7");
+//!
+//! let miss = client.get("/user/7").send().await.unwrap_err();
+//! assert!(miss.to_string().contains("✗ path is /users/{id}"));
+//! router.verify().assert();
+//! # Ok::<(), wiretape::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod expect;
+mod file;
+mod index;
+mod journal;
+pub mod matchers;
+mod near_miss;
+pub mod responders;
+mod route;
+mod template;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use http::{HeaderValue, StatusCode, header};
+
+pub use self::expect::{Times, Unmet, Verification};
+use self::index::Index;
+pub use self::journal::{Answer, JournalEntry};
+use self::responders::Context;
+use self::route::Entry;
+pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
+use super::MockEngine;
+use super::engine::lock;
+use crate::engine::{BoxFuture, Capabilities, Engine};
+use crate::ws::WsConnection;
+use crate::{Error, Request, Response, Result};
+
+/// An engine that answers requests from [`Route`]s.
+///
+/// - **Shared**: `Clone + Send + Sync`; clones share routes, journal and
+///   state, so a test keeps one clone while the client owns another, and
+///   routes can be added ([`mock`](Router::mock)) and removed
+///   ([`remove`](Router::remove)) while requests run.
+/// - **Order**: the matching route with the lowest priority number wins,
+///   then the first registered. Routes with a literal method and path
+///   (literal or templated) are found through an index; only the others are
+///   scanned.
+/// - **Misses**: a request that no route answers goes to the fallback engine
+///   if there is one ([`with_fallback`](Router::with_fallback), spy mode);
+///   otherwise it fails with an [`Error::NoRoute`] whose message lists the
+///   closest routes, each check passed or failed, with a diff of each
+///   failure (or, with [`with_not_found`](Router::with_not_found), it gets a
+///   `404` carrying that report).
+/// - **Verification**: [`verify`](Router::verify) reports every route whose
+///   call count is off. When the last clone is dropped, the router verifies
+///   itself and panics with the report, unless the thread is already
+///   panicking (turn this off with
+///   [`without_drop_verification`](Router::without_drop_verification)).
+/// - **Journal**: every request, and what answered it
+///   ([`journal`](Router::journal)).
+#[derive(Clone)]
+pub struct Router {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    table: RwLock<Arc<Table>>,
+    next_id: AtomicU64,
+    journal: Mutex<Vec<JournalEntry>>,
+    scenarios: Mutex<HashMap<String, String>>,
+    fallback: RwLock<Option<Arc<dyn Engine>>>,
+    not_found: AtomicBool,
+    verify_on_drop: AtomicBool,
+}
+
+/// The routes, sorted by priority then registration, and their index.
+/// Replaced whole on every change, so requests read it without holding a lock.
+#[derive(Default)]
+struct Table {
+    routes: Vec<Arc<Entry>>,
+    index: Index,
+    /// The problems of routes that could not be built, if any.
+    broken: Option<String>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    *lock
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
+}
+
+impl Router {
+    /// An empty router: every request is a miss until routes are added.
+    pub fn new() -> Router {
+        Router {
+            shared: Arc::new(Shared {
+                table: RwLock::new(Arc::new(Table::default())),
+                next_id: AtomicU64::new(1),
+                journal: Mutex::new(Vec::new()),
+                scenarios: Mutex::new(HashMap::new()),
+                fallback: RwLock::new(None),
+                not_found: AtomicBool::new(false),
+                verify_on_drop: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// Sends requests that no route answers to `engine` (spy mode: mock a
+    /// few endpoints, let the rest reach the real network).
+    pub fn with_fallback(self, engine: impl Engine) -> Router {
+        write(
+            &self.shared.fallback,
+            Some(Arc::new(engine) as Arc<dyn Engine>),
+        );
+        self
+    }
+
+    /// Answers requests that no route answers with `404 Not Found` (the
+    /// near-miss report as a plain-text body, and `x-wiretape-error:
+    /// no_route`) instead of an [`Error::NoRoute`].
+    pub fn with_not_found(self) -> Router {
+        self.shared.not_found.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Does not verify expectations when the last clone is dropped.
+    pub fn without_drop_verification(self) -> Router {
+        self.shared.verify_on_drop.store(false, Ordering::SeqCst);
+        self
+    }
+
+    /// Registers `route` and returns its id.
+    ///
+    /// A route built from bad input (an invalid regex, method, header or
+    /// status) is registered all the same, and every request to the router
+    /// then fails with an [`Error::InvalidInput`] that names the route and
+    /// the problem, so the mistake cannot go unnoticed; use
+    /// [`try_mock`](Router::try_mock) to get the error here instead.
+    pub fn mock(&self, route: Route) -> RouteId {
+        self.insert(route)
+    }
+
+    /// Registers `route`, or returns an [`Error::InvalidInput`] naming what
+    /// is wrong with it.
+    pub fn try_mock(&self, route: Route) -> Result<RouteId> {
+        if let Some(problem) = route.problem() {
+            return Err(Error::invalid(format!("invalid route: {problem}")));
+        }
+        Ok(self.insert(route))
+    }
+
+    /// Registers `route` until the returned guard drops; then the route is
+    /// removed and its expectation verified (panicking with the report
+    /// unless the thread is already panicking).
+    pub fn mock_scoped(&self, route: Route) -> RouteGuard {
+        RouteGuard {
+            id: self.insert(route),
+            router: self.clone(),
+        }
+    }
+
+    fn insert(&self, route: Route) -> RouteId {
+        let id = RouteId(self.shared.next_id.fetch_add(1, Ordering::SeqCst));
+        let entry = Arc::new(Entry::new(id, route));
+        self.update(|routes| {
+            routes.push(entry);
+            routes.sort_by_key(|r| (r.priority, r.id));
+        });
+        id
+    }
+
+    /// Removes a route; `false` if there was none with this id.
+    pub fn remove(&self, id: RouteId) -> bool {
+        let mut removed = false;
+        self.update(|routes| {
+            let before = routes.len();
+            routes.retain(|r| r.id != id);
+            removed = routes.len() != before;
+        });
+        removed
+    }
+
+    /// Removes every route, empties the journal and resets every scenario.
+    pub fn reset(&self) {
+        self.update(Vec::clear);
+        lock(&self.shared.journal).clear();
+        lock(&self.shared.scenarios).clear();
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Vec<Arc<Entry>>)) {
+        let mut guard = self
+            .shared
+            .table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut routes = guard.routes.clone();
+        change(&mut routes);
+        let index = Index::build(&routes);
+        let problems: Vec<String> = routes
+            .iter()
+            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
+            .collect();
+        let broken = (!problems.is_empty()).then(|| problems.join("; "));
+        *guard = Arc::new(Table {
+            routes,
+            index,
+            broken,
+        });
+    }
+
+    /// How many routes are registered.
+    pub fn len(&self) -> usize {
+        read(&self.shared.table).routes.len()
+    }
+
+    /// Whether no route is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many requests route `id` answered (`None` if it is not registered).
+    pub fn hits(&self, id: RouteId) -> Option<usize> {
+        read(&self.shared.table)
+            .routes
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.hits())
+    }
+
+    /// Every request received so far, in order, with what answered it.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        lock(&self.shared.journal).clone()
+    }
+
+    /// Empties the journal (routes, call counts and scenarios stay).
+    pub fn clear_journal(&self) {
+        lock(&self.shared.journal).clear();
+    }
+
+    /// The requests route `id` answered, in order.
+    pub fn requests_for(&self, id: RouteId) -> Vec<JournalEntry> {
+        self.journal_where(|entry| entry.route() == Some(id))
+    }
+
+    /// The requests no route answered (including those sent to the fallback).
+    pub fn unmatched_requests(&self) -> Vec<JournalEntry> {
+        self.journal_where(|entry| entry.route().is_none())
+    }
+
+    fn journal_where(&self, keep: impl Fn(&JournalEntry) -> bool) -> Vec<JournalEntry> {
+        lock(&self.shared.journal)
+            .iter()
+            .filter(|e| keep(e))
+            .cloned()
+            .collect()
+    }
+
+    /// The current state of scenario `name` ([`STARTED`] until a route moves it).
+    pub fn scenario_state(&self, name: &str) -> String {
+        lock(&self.shared.scenarios)
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| STARTED.to_owned())
+    }
+
+    /// Moves scenario `name` to `state`.
+    pub fn set_scenario_state(&self, name: impl Into<String>, state: impl Into<String>) {
+        lock(&self.shared.scenarios).insert(name.into(), state.into());
+    }
+
+    /// Checks every route's call count against its expectation.
+    pub fn verify(&self) -> Verification {
+        self.shared.verify(|_| true)
+    }
+
+    /// Loads the routes of a YAML route file into a new router; see
+    /// [`load_yaml_str`](Router::load_yaml_str) for the format.
+    pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Router> {
+        let router = Router::new();
+        router.load_yaml_file(path)?;
+        Ok(router)
+    }
+
+    /// Adds the routes of a YAML route file; relative `file:` bodies are
+    /// relative to the file's directory.
+    pub fn load_yaml_file(&self, path: impl AsRef<Path>) -> Result<Vec<RouteId>> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Error::invalid(format!("cannot read route file {}: {err}", path.display()))
+        })?;
+        self.load_yaml_str(&text, path)
+    }
+
+    /// Adds the routes of YAML route-file text; `origin` (the file's path)
+    /// names the file in errors and anchors relative `file:` bodies.
+    /// Either every route is added or, on an error, none.
+    ///
+    /// Errors name the file, line and column. The format:
+    ///
+    /// ```yaml
+    /// routes:
+    ///   - name: get user            # optional
+    ///     priority: 1               # optional, lower wins (default 5)
+    ///     times: 1                  # or at_least and/or at_most; optional
+    ///     up_to: 3                  # stop matching after 3 answers; optional
+    ///     scenario: {name: outage, when: Started, set: recovered}   # optional
+    ///     request:                  # every key optional; all must pass
+    ///       method: GET
+    ///       path: /users/{id}       # exact or template; or path_prefix, path_regex
+    ///       scheme: https
+    ///       host: api.test
+    ///       port: 443
+    ///       query: {page: 2}        # query_exists, query_missing: [names]
+    ///       query_regex: {since: '^\d+$'}
+    ///       headers: {x-team: payments}   # header_exists, header_missing: [names]
+    ///       header_regex: {accept: json}
+    ///       bearer: s3cret          # or basic: {user: ada, password: pw}
+    ///       body: {partial_json: {name: Ada}}
+    ///             # or json, text, contains, regex, form: {field: value}
+    ///     response:                 # one of body, chunks, sse, error, sequence
+    ///       status: 200
+    ///       headers: {x-served-by: wiretape}
+    ///       body: {json: {id: 7}}   # or text, base64, file (relative to this file)
+    ///       delay_ms: 20
+    ///   - request: {path: /feed}
+    ///     response: {sse: [one, two], chunk_delay_ms: 1000}   # or chunks: [..]
+    ///   - request: {method: GET, path: /flaky}
+    ///     response:
+    ///       sequence: [{status: 503}, {status: 503}, {body: {text: ok}}]
+    ///       then: repeat_last       # or cycle, fail
+    ///   - request: {path_prefix: /down}
+    ///     response: {error: reset}  # or refused, hang
+    /// ```
+    ///
+    /// ```
+    /// use wiretape::mock::Router;
+    ///
+    /// let router = Router::new();
+    /// let err = router
+    ///     .load_yaml_str("routes:\n  - request: {method: \"G T\"}\n", "routes.yaml".as_ref())
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("routes.yaml:2:"), "{err}");
+    /// ```
+    pub fn load_yaml_str(&self, text: &str, origin: &Path) -> Result<Vec<RouteId>> {
+        let routes = file::parse(text, origin)?;
+        let mut problems = Vec::new();
+        for (at, route) in routes.iter().enumerate() {
+            if let Some(problem) = route.problem() {
+                problems.push(format!("route {}: {problem}", at + 1));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid(format!(
+                "{}: {}",
+                origin.display(),
+                problems.join("; ")
+            )));
+        }
+        Ok(routes.into_iter().map(|route| self.insert(route)).collect())
+    }
+
+    /// Finds and claims the route that answers `request`.
+    fn find(&self, table: &Table, request: &Request) -> Option<Arc<Entry>> {
+        thread_local! {
+            // Reused between calls: the hot path allocates no candidate list.
+            static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        CANDIDATES.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut candidates) => {
+                candidates.clear();
+                self.find_in(table, request, &mut candidates)
+            }
+            // A custom matcher that routes through this router re-enters.
+            Err(_) => self.find_in(table, request, &mut Vec::new()),
+        })
+    }
+
+    fn find_in(
+        &self,
+        table: &Table,
+        request: &Request,
+        candidates: &mut Vec<usize>,
+    ) -> Option<Arc<Entry>> {
+        table
+            .index
+            .candidates(request.method(), request.url().path(), candidates);
+        for &position in candidates.iter() {
+            let route = &table.routes[position];
+            if !route.has_capacity() || !route.matches(request) {
+                continue;
+            }
+            let Some(scenario) = &route.scenario else {
+                if route.claim() {
+                    return Some(route.clone());
+                }
+                continue;
+            };
+            // Check and move the state under one lock, so that two requests
+            // cannot both take the same transition.
+            let mut states = lock(&self.shared.scenarios);
+            let state = states.get(&scenario.name).map_or(STARTED, String::as_str);
+            if scenario.when.as_deref().is_some_and(|when| when != state) || !route.claim() {
+                continue;
+            }
+            if let Some(next) = &scenario.then {
+                states.insert(scenario.name.clone(), next.clone());
+            }
+            return Some(route.clone());
+        }
+        None
+    }
+
+    fn record(&self, request: Request, answer: journal::Answer) {
+        lock(&self.shared.journal).push(JournalEntry {
+            request: Arc::new(request),
+            answer,
+        });
+    }
+
+    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
+        if let Some(fallback) = read(&self.shared.fallback) {
+            if let Some(copy) = request.try_clone() {
+                self.record(copy, Answer::Fallback);
+            }
+            return fallback.execute(request).await;
+        }
+        let report = {
+            let states = lock(&self.shared.scenarios);
+            near_miss::report(&table.routes, &request, &states)
+        };
+        self.record(request, Answer::Unmatched);
+        if !self.shared.not_found.load(Ordering::SeqCst) {
+            return Err(Error::NoRoute(Box::new(report)));
+        }
+        Ok(Response::new(StatusCode::NOT_FOUND)
+            .with_header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )
+            .with_header("x-wiretape-error", HeaderValue::from_static("no_route"))
+            .with_body(format!("{report}\n")))
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table = read(&self.shared.table);
+        let labels: Vec<&str> = table.routes.iter().map(|r| &*r.label).collect();
+        f.debug_struct("Router").field("routes", &labels).finish()
+    }
+}
+
+impl Shared {
+    fn verify(&self, include: impl Fn(RouteId) -> bool) -> Verification {
+        let table = read(&self.table);
+        let journal = lock(&self.journal);
+        let mut report = Verification::default();
+        for route in table.routes.iter().filter(|r| include(r.id)) {
+            if let Some(problem) = &route.problem {
+                report.broken.push(format!("{}: {problem}", route.label));
+            }
+            let calls = route.hits();
+            if !route.expect.allows(calls) {
+                report.unmet.push(Unmet {
+                    route: route.label.to_string(),
+                    expected: route.expect,
+                    calls,
+                    requests: journal
+                        .iter()
+                        .filter(|e| e.route() == Some(route.id))
+                        .map(|e| e.request.to_string())
+                        .collect(),
+                });
+            }
+        }
+        report.unmatched = journal
+            .iter()
+            .filter(|e| e.answer == Answer::Unmatched)
+            .map(|e| e.request.to_string())
+            .collect();
+        report
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if !self.verify_on_drop.load(Ordering::SeqCst) || std::thread::panicking() {
+            return;
+        }
+        let report = self.verify(|_| true);
+        if !report.is_ok() {
+            panic!("{report}");
+        }
+    }
+}
+
+impl Engine for Router {
+    fn execute(&self, mut request: Request) -> BoxFuture<'_, Result<Response>> {
+        Box::pin(async move {
+            if request.body().is_stream() {
+                let body = request.take_body().buffered().await?;
+                *request.body_mut() = body;
+            }
+            let table = read(&self.shared.table);
+            if let Some(broken) = &table.broken {
+                return Err(Error::invalid(format!(
+                    "the router has routes that could not be built: {broken}"
+                )));
+            }
+            let Some(route) = self.find(&table, &request) else {
+                return self.miss(table, request).await;
+            };
+            let reply = route.responder.respond(&Context {
+                request: &request,
+                template: route.template.as_deref(),
+                route: &route.label,
+            });
+            self.record(
+                request,
+                Answer::Route {
+                    id: route.id,
+                    label: route.label.clone(),
+                },
+            );
+            reply.into_response().await
+        })
+    }
+
+    fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
+        Box::pin(async move {
+            match read(&self.shared.fallback) {
+                Some(fallback) => fallback.websocket(request).await,
+                None => Err(Error::websocket(
+                    request.to_string(),
+                    "a Router answers HTTP routes only; give it a fallback engine \
+                     (Router::with_fallback) that accepts WebSockets",
+                )),
+            }
+        })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let caps = Capabilities::none().with_streaming();
+        match read(&self.shared.fallback) {
+            Some(fallback) if fallback.capabilities().websocket => caps.with_websocket(),
+            _ => caps,
+        }
+    }
+}
+
+impl From<Router> for MockEngine {
+    /// A [`MockEngine`] whose handler is the router, for code that expects a
+    /// `MockEngine` (its request and response history come along).
+    fn from(router: Router) -> MockEngine {
+        MockEngine::new(move |request| {
+            let router = router.clone();
+            async move { router.execute(request).await }
+        })
+    }
+}
+
+/// A route registered by [`Router::mock_scoped`]: removed and verified when
+/// the guard drops.
+///
+/// ```
+/// use wiretape::mock::{Router, Route, matchers::*};
+///
+/// let router = Router::new();
+/// {
+///     let _guard = router.mock_scoped(Route::given(path("/once")).never());
+///     assert_eq!(router.len(), 1);
+/// } // verified (never called: fine) and removed here
+/// assert!(router.is_empty());
+/// ```
+#[must_use = "the route is removed as soon as the guard is dropped"]
+pub struct RouteGuard {
+    router: Router,
+    id: RouteId,
+}
+
+impl RouteGuard {
+    /// The route's id.
+    pub fn id(&self) -> RouteId {
+        self.id
+    }
+
+    /// How many requests the route answered.
+    pub fn hits(&self) -> usize {
+        self.router.hits(self.id).unwrap_or(0)
+    }
+
+    /// The requests the route answered.
+    pub fn requests(&self) -> Vec<JournalEntry> {
+        self.router.requests_for(self.id)
+    }
+
+    /// Checks the route's call count against its expectation.
+    pub fn verify(&self) -> Verification {
+        let id = self.id;
+        let mut report = self.router.shared.verify(|route| route == id);
+        // Misses belong to the router's report, not to one route's.
+        report.unmatched.clear();
+        report
+    }
+}
+
+impl std::fmt::Debug for RouteGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteGuard").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for RouteGuard {
+    fn drop(&mut self) {
+        let report = self.verify();
+        self.router.remove(self.id);
+        if !report.is_ok() && !std::thread::panicking() {
+            panic!("{report}");
+        }
+    }
+}

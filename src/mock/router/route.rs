@@ -1,0 +1,305 @@
+//! A route: matchers, a responder, expectations, and its runtime state.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use http::Method;
+
+use super::expect::Times;
+use super::matchers::{Hint, Matcher};
+use super::responders::{Responder, status};
+use super::template::PathTemplate;
+use crate::Request;
+
+/// The priority a route has unless it says otherwise. Lower numbers win.
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+/// A declarative route: when every matcher passes, the responder answers.
+///
+/// Reads like a sentence:
+///
+/// ```
+/// use wiretape::mock::{Route, matchers::*, responders::*};
+///
+/// let route = Route::given(method("GET"))
+///     .and(path("/users/{id}"))
+///     .and(header("x-team", "payments"))
+///     .respond_with(json(&serde_json::json!({"id": 7})))
+///     .times(1)
+///     .named("get user");
+/// # let _ = route;
+/// ```
+///
+/// A route without [`respond_with`](Route::respond_with) answers `200 OK`
+/// with an empty body. Among routes that match, the lowest
+/// [`priority`](Route::priority) wins, then the first registered.
+#[derive(Debug, Clone)]
+pub struct Route {
+    matchers: Vec<Matcher>,
+    responder: Option<Responder>,
+    name: Option<String>,
+    priority: u8,
+    expect: Times,
+    limit: Option<usize>,
+    scenario: Option<Scenario>,
+}
+
+/// A route's place in a named state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scenario {
+    pub(crate) name: String,
+    pub(crate) when: Option<String>,
+    pub(crate) then: Option<String>,
+}
+
+/// The state every scenario starts in.
+pub const STARTED: &str = "Started";
+
+impl Route {
+    /// A route that matches every request (until matchers are added).
+    pub fn new() -> Route {
+        Route {
+            matchers: Vec::new(),
+            responder: None,
+            name: None,
+            priority: DEFAULT_PRIORITY,
+            expect: Times::any(),
+            limit: None,
+            scenario: None,
+        }
+    }
+
+    /// A route with a first matcher.
+    pub fn given(matcher: impl Into<Matcher>) -> Route {
+        Route::new().and(matcher)
+    }
+
+    /// Adds a matcher: the route matches when all of them pass.
+    pub fn and(mut self, matcher: impl Into<Matcher>) -> Route {
+        self.matchers.push(matcher.into());
+        self
+    }
+
+    /// What the route answers with.
+    pub fn respond_with(mut self, responder: impl Into<Responder>) -> Route {
+        self.responder = Some(responder.into());
+        self
+    }
+
+    /// A name for reports and the journal.
+    pub fn named(mut self, name: impl Into<String>) -> Route {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The priority: among matching routes the lowest number wins (default
+    /// [`DEFAULT_PRIORITY`], 5); equal priorities go by registration order.
+    pub fn priority(mut self, priority: u8) -> Route {
+        self.priority = priority;
+        self
+    }
+
+    /// Expects exactly `n` calls (checked by
+    /// [`Router::verify`](super::Router::verify) and on drop).
+    pub fn times(self, n: usize) -> Route {
+        self.expect(Times::exactly(n))
+    }
+
+    /// Expects `n` calls or more.
+    pub fn at_least(self, n: usize) -> Route {
+        self.expect(Times::at_least(n))
+    }
+
+    /// Expects `n` calls or fewer.
+    pub fn at_most(self, n: usize) -> Route {
+        self.expect(Times::at_most(n))
+    }
+
+    /// Expects no call at all.
+    pub fn never(self) -> Route {
+        self.expect(Times::exactly(0))
+    }
+
+    /// Expects a call count that `times` allows.
+    pub fn expect(mut self, times: Times) -> Route {
+        self.expect = times;
+        self
+    }
+
+    /// Stops matching after `n` answers, so that a later route takes over.
+    /// (An expectation such as [`times`](Route::times) only counts.)
+    pub fn up_to_n_times(mut self, n: usize) -> Route {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Makes the route part of the state machine `name`. Every scenario
+    /// starts in state [`STARTED`] (`"Started"`).
+    ///
+    /// ```
+    /// use wiretape::mock::{Route, matchers::*, responders::*};
+    ///
+    /// // 503, 503, then 200 for ever.
+    /// let routes = [
+    ///     Route::given(path("/flaky")).in_scenario("retry").when_state("Started")
+    ///         .will_set_state("failed once").respond_with(status(503)),
+    ///     Route::given(path("/flaky")).in_scenario("retry").when_state("failed once")
+    ///         .will_set_state("recovered").respond_with(status(503)),
+    ///     Route::given(path("/flaky")).in_scenario("retry").when_state("recovered")
+    ///         .respond_with(text("ok")),
+    /// ];
+    /// # let _ = routes;
+    /// ```
+    pub fn in_scenario(mut self, name: impl Into<String>) -> Route {
+        self.scenario_mut().name = name.into();
+        self
+    }
+
+    /// Matches only while the scenario is in `state`.
+    pub fn when_state(mut self, state: impl Into<String>) -> Route {
+        self.scenario_mut().when = Some(state.into());
+        self
+    }
+
+    /// Moves the scenario to `state` after answering.
+    pub fn will_set_state(mut self, state: impl Into<String>) -> Route {
+        self.scenario_mut().then = Some(state.into());
+        self
+    }
+
+    fn scenario_mut(&mut self) -> &mut Scenario {
+        self.scenario.get_or_insert_with(|| Scenario {
+            name: String::new(),
+            when: None,
+            then: None,
+        })
+    }
+
+    /// Why this route cannot be served, if it cannot: the problems of its
+    /// matchers and responder.
+    pub fn problem(&self) -> Option<String> {
+        let mut problems: Vec<String> = self
+            .matchers
+            .iter()
+            .filter_map(|m| m.problem().map(str::to_owned))
+            .collect();
+        if let Some(problem) = self.responder.as_ref().and_then(Responder::problem) {
+            problems.push(format!("responder: {problem}"));
+        }
+        if self.scenario.as_ref().is_some_and(|s| s.name.is_empty()) {
+            problems.push(
+                "when_state/will_set_state need a scenario name: add .in_scenario(\"…\")"
+                    .to_owned(),
+            );
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Route::new()
+    }
+}
+
+/// Identifies a registered route, for [`Router::remove`](super::Router::remove)
+/// and the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteId(pub(crate) u64);
+
+impl fmt::Display for RouteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A registered route with its call counter.
+pub(crate) struct Entry {
+    pub(crate) id: RouteId,
+    /// How the route is called in reports: `route "name"`, or
+    /// `route #3 (GET /users/{id})` for an unnamed one.
+    pub(crate) label: Arc<str>,
+    pub(crate) matchers: Vec<Matcher>,
+    pub(crate) responder: Responder,
+    pub(crate) priority: u8,
+    pub(crate) expect: Times,
+    pub(crate) limit: Option<usize>,
+    pub(crate) scenario: Option<Scenario>,
+    pub(crate) problem: Option<String>,
+    /// The path template, for captures.
+    pub(crate) template: Option<Arc<PathTemplate>>,
+    /// Method and path, when both are literal enough to index.
+    pub(crate) key: Option<(Method, Arc<PathTemplate>)>,
+    pub(crate) hits: AtomicUsize,
+}
+
+impl Entry {
+    pub(crate) fn new(id: RouteId, route: Route) -> Entry {
+        let problem = route.problem();
+        let mut method = None;
+        let mut template = None;
+        for matcher in &route.matchers {
+            match matcher.hint() {
+                Hint::Method(m) if method.is_none() => method = Some(m.clone()),
+                Hint::Path(t) if template.is_none() => template = Some(t.clone()),
+                _ => {}
+            }
+        }
+        let label = match (&route.name, &method, &template) {
+            (Some(name), _, _) => format!("route {name:?}"),
+            (None, Some(method), Some(template)) => format!("route {id} ({method} {template})"),
+            (None, _, _) if route.matchers.is_empty() => format!("route {id} (matches anything)"),
+            (None, _, _) => {
+                let described: Vec<String> = route.matchers.iter().map(Matcher::describe).collect();
+                format!("route {id} ({})", described.join(", "))
+            }
+        };
+        Entry {
+            id,
+            label: label.into(),
+            key: method.zip(template.clone()),
+            template,
+            matchers: route.matchers,
+            responder: route.responder.unwrap_or_else(|| status(200)),
+            priority: route.priority,
+            expect: route.expect,
+            limit: route.limit,
+            scenario: route.scenario,
+            problem,
+            hits: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether every matcher passes.
+    pub(crate) fn matches(&self, request: &Request) -> bool {
+        self.matchers.iter().all(|m| m.matches(request))
+    }
+
+    /// Whether the route may answer once more (its limit not reached).
+    pub(crate) fn has_capacity(&self) -> bool {
+        self.limit
+            .is_none_or(|limit| self.hits.load(Ordering::SeqCst) < limit)
+    }
+
+    /// Counts one answer; `false` if the limit was reached meanwhile.
+    pub(crate) fn claim(&self) -> bool {
+        match self.limit {
+            None => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Some(limit) => self
+                .hits
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |hits| {
+                    (hits < limit).then_some(hits + 1)
+                })
+                .is_ok(),
+        }
+    }
+
+    /// How many requests this route answered.
+    pub(crate) fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}

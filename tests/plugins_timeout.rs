@@ -79,16 +79,21 @@ async fn a_request_overrides_only_the_limits_it_sets() {
     assert_eq!(err.kind(), ErrorKind::RequestTimeout);
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_socket_timeout_limits_the_wait_for_the_next_chunk() {
-    let engine = MockEngine::new(|_| async { Ok(dribbling(Duration::from_secs(10))) });
+/// The response of a client with a 3 s socket timeout to a server whose
+/// body pauses for `pause` between its two chunks.
+async fn stream_with_3s_socket_timeout(pause: Duration) -> Response {
+    let engine = MockEngine::new(move |_| async move { Ok(dribbling(pause)) });
     let client = Client::builder()
         .engine(engine)
         .timeout(Timeouts::new().socket(Duration::from_secs(3)))
         .build()
         .unwrap();
+    client.get("http://api.test/stream").send().await.unwrap()
+}
 
-    let mut response = client.get("http://api.test/stream").send().await.unwrap();
+#[tokio::test(start_paused = true)]
+async fn the_socket_timeout_limits_the_wait_for_the_next_chunk() {
+    let mut response = stream_with_3s_socket_timeout(Duration::from_secs(10)).await;
     assert_eq!(response.chunk().await.unwrap().unwrap(), "first");
     let started = Instant::now();
     let err = response.chunk().await.unwrap_err();
@@ -99,14 +104,7 @@ async fn the_socket_timeout_limits_the_wait_for_the_next_chunk() {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_reader_is_not_blamed_on_the_server() {
-    let engine = MockEngine::new(|_| async { Ok(dribbling(Duration::from_secs(2))) });
-    let client = Client::builder()
-        .engine(engine)
-        .timeout(Timeouts::new().socket(Duration::from_secs(3)))
-        .build()
-        .unwrap();
-
-    let mut response = client.get("http://api.test/stream").send().await.unwrap();
+    let mut response = stream_with_3s_socket_timeout(Duration::from_secs(2)).await;
     // The reader dawdles far longer than the socket timeout between reads.
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(response.chunk().await.unwrap().unwrap(), "first");

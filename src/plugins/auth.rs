@@ -226,13 +226,14 @@ impl Auth {
                 _ => None,
             },
             // Sent bare: now send what we have.
-            (_, None) => match self.current(&method, &url).await {
-                (Some(value), _) => Some(value),
-                (None, generation) => self.refresh(generation, &response, next.client()).await?,
-            },
+            (Scheme::Basic(value), None) => Some(value.clone()),
             (Scheme::Basic(_), Some(_)) => None,
-            (Scheme::Bearer(_), Some(generation)) => {
-                self.refresh(generation, &response, next.client()).await?
+            (Scheme::Bearer(bearer), None) => match bearer.current().await {
+                (Some(value), _) => Some(value),
+                (None, generation) => bearer.refresh(generation, &response, next.client()).await?,
+            },
+            (Scheme::Bearer(bearer), Some(generation)) => {
+                bearer.refresh(generation, &response, next.client()).await?
             }
         };
         match (value, again) {
@@ -241,21 +242,6 @@ impl Auth {
                 next.run(again).await
             }
             _ => Ok(response),
-        }
-    }
-
-    /// New bearer credentials after a `401` to a request sent with
-    /// `generation`: another call's refresh if one happened meanwhile, else
-    /// a refresh of our own.
-    async fn refresh(
-        &self,
-        generation: u64,
-        response: &Response,
-        client: &Client,
-    ) -> Result<Option<HeaderValue>> {
-        match &self.scheme {
-            Scheme::Bearer(bearer) => bearer.refresh(generation, response, client).await,
-            Scheme::Basic(_) | Scheme::Digest(_) => Ok(None),
         }
     }
 
@@ -413,6 +399,8 @@ impl Bearer {
         (slot.header(), slot.generation)
     }
 
+    /// New credentials after a `401` to a request sent with `generation`:
+    /// another call's refresh if one happened meanwhile, else our own.
     async fn refresh(
         &self,
         generation: u64,

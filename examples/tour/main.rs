@@ -4,6 +4,7 @@
 //! in-process or on 127.0.0.1: the tour needs no network.
 
 mod core;
+mod retry;
 mod routing;
 
 use std::future::Future;
@@ -25,6 +26,10 @@ fn scenes() -> Vec<Entry> {
         (
             "routing: declarative routes, verification, and a near miss explained",
             || Box::pin(routing::run()),
+        ),
+        (
+            "retries with backoff, and a timeout under a deadline",
+            || Box::pin(retry::run()),
         ),
     ]
 }

@@ -195,3 +195,28 @@ async fn redirects_between_real_servers_drop_credentials_at_the_origin_change() 
     origin.shutdown().await;
     elsewhere.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_redirected_response_from_an_engine_that_sets_no_url_reports_the_final_hop() {
+    use wiretape::mock::matchers::path;
+    use wiretape::mock::responders::{status, text};
+    use wiretape::mock::{Route, Router};
+
+    // The router leaves the response's URL to the client.
+    let router = Router::new();
+    router
+        .mock(Route::given(path("/old")).respond_with(status(301).with_header("location", "/new")));
+    router.mock(Route::given(path("/new")).respond_with(text("moved here")));
+    let client = Client::builder()
+        .engine(router)
+        .base_url("http://site.test")
+        .build()
+        .unwrap();
+
+    let response = client.get("/old").send().await.unwrap();
+    assert_eq!(response.url().as_str(), "http://site.test/new");
+    assert_eq!(response.text().await.unwrap(), "moved here");
+
+    let response = client.get("/new").send().await.unwrap();
+    assert_eq!(response.url().as_str(), "http://site.test/new");
+}

@@ -128,17 +128,13 @@ impl Client {
     /// Sends a request built elsewhere through this client: through the
     /// plugins, in their [fixed order](crate::plugins), then the engine.
     pub async fn execute(&self, request: Request) -> Result<Response> {
-        let url = request.url().clone();
-        let mut response = self
-            .inner
+        // The Redirect plugin, always in the chain, sets the response's URL
+        // when the engine did not.
+        self.inner
             .chain
             .start(self, self.inner.engine.as_ref())
             .run(request)
-            .await?;
-        if !response.has_url() {
-            response.set_url(url);
-        }
-        Ok(response)
+            .await
     }
 
     pub(crate) async fn open_websocket(&self, mut request: Request) -> Result<WebSocket> {

@@ -135,6 +135,9 @@ impl Plugin for ProgressPlugin {
             watch_upload(&mut request, callback);
         }
         let download = request.extensions().get::<DownloadProgress>().cloned();
+        if download.is_none() {
+            return next.run(request);
+        }
         Box::pin(async move {
             let mut response = next.run(request).await?;
             if let Some(DownloadProgress(callback)) = download {

@@ -88,23 +88,29 @@ impl Redirect {
     }
 
     async fn run(&self, request: Request, next: Next<'_>) -> Result<Response> {
-        let name = request.to_string();
-        let mut chain = vec![request.url().to_string()];
+        // The original request's name and the URLs visited, built only once a
+        // redirect happens: most calls are never redirected.
+        let mut origin = String::new();
+        let mut chain: Vec<String> = Vec::new();
         let mut current = request;
         loop {
             let head = copy_head(&current);
             let body = current.body().try_clone();
             let response = next.run(current).await?;
             if self.max_hops == 0 || !is_followed(response.status()) {
-                return Ok(response);
+                return Ok(answered_by(response, head));
             }
             let Some(target) = location(&head, &response)? else {
-                return Ok(response);
+                return Ok(answered_by(response, head));
             };
+            if chain.is_empty() {
+                origin = head.to_string();
+                chain.push(head.url().to_string());
+            }
             chain.push(target.to_string());
             if chain.len() > self.max_hops + 1 {
                 return Err(Error::Protocol {
-                    request: name,
+                    request: origin,
                     message: format!(
                         "more than {} redirects: {}",
                         self.max_hops,
@@ -117,7 +123,7 @@ impl Redirect {
                 && !self.allow_https_downgrade
             {
                 return Err(Error::invalid(format!(
-                    "{name} was redirected from {} to {target}, which is not encrypted; \
+                    "{origin} was redirected from {} to {target}, which is not encrypted; \
                      allow it with Redirect::allow_https_downgrade(true)",
                     head.url()
                 )));
@@ -194,6 +200,16 @@ fn next_request(
     head.headers_mut().remove(header::HOST);
     *head.url_mut() = target;
     Some(head)
+}
+
+/// The response, with the URL of the hop that answered it when the engine did
+/// not say (a router, a user's engine). Moving the URL out of the hop's head
+/// costs no copy.
+fn answered_by(mut response: Response, head: Request) -> Response {
+    if !response.has_url() {
+        response.set_url(head.into_url());
+    }
+    response
 }
 
 struct RedirectPlugin(Redirect);

@@ -152,8 +152,12 @@ impl TimeoutPlugin {
 
 impl Plugin for TimeoutPlugin {
     fn call<'a>(&'a self, mut request: Request, next: Next<'a>) -> BoxFuture<'a, Result<Response>> {
+        let limits = self.prepare(&mut request);
+        if limits.request.is_none() && limits.socket.is_none() {
+            // Without limits there is nothing to wrap: no name to format, no extra future.
+            return next.run(request);
+        }
         Box::pin(async move {
-            let limits = self.prepare(&mut request);
             let name = request.to_string();
             let mut response = within(limits.request, &name, next.run(request)).await?;
             if let Some(limit) = limits.socket {

@@ -21,7 +21,9 @@
 //! ```
 //!
 //! The layers, from the top: the [`Client`] and its [`RequestBuilder`]
-//! build [`Request`]s; an engine answers them with [`Response`]s (or a
+//! build [`Request`]s; the [`plugins`] (default headers, retries, timeouts,
+//! authentication, redirects, cookies, decompression, logging, caching) act
+//! on them in a fixed order; an engine answers them with [`Response`]s (or a
 //! [`ws::WsConnection`] for a WebSocket); every failure is an [`Error`] whose
 //! kind says what happened.
 
@@ -38,6 +40,7 @@ pub mod client;
 pub mod engine;
 mod error;
 pub mod mock;
+pub mod plugins;
 mod request;
 mod response;
 pub mod server;

@@ -119,6 +119,11 @@ impl Request {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Takes the URL out, dropping the rest of the request.
+    pub fn into_url(self) -> Url {
+        self.url
+    }
+
     /// Takes the body out, leaving an empty one.
     pub fn take_body(&mut self) -> Body {
         std::mem::take(&mut self.body)

@@ -117,12 +117,9 @@ async fn session(client: &Client, base: &str, refused: &str) -> Vec<Result<Seen,
     for path in ["/json", "/text", "/binary", "/gzip", "/stream"] {
         seen.push(observe(client.get(format!("{base}{path}")).send().await).await);
     }
-    // The redirect plugin is not in this build: follow the 302 by hand, so the
-    // cassette holds both engine-level exchanges.
-    let first = client.get(format!("{base}/old")).send().await.unwrap();
-    let location = first.headers()["location"].to_str().unwrap().to_string();
-    seen.push(observe(Ok(first)).await);
-    seen.push(observe(client.get(format!("{base}{location}")).send().await).await);
+    // The redirect plugin follows the 302; the cassette records both hops,
+    // each an engine-level exchange.
+    seen.push(observe(client.get(format!("{base}/old")).send().await).await);
     seen.push(
         observe(
             client
@@ -152,7 +149,10 @@ async fn a_round_trip_through_the_real_engine_replays_identically_offline() {
     let client = Client::builder().engine(recorder.clone()).build().unwrap();
     let recorded = session(&client, &base, &refused).await;
     let report = recorder.finish().unwrap();
-    assert_eq!(report.recorded, 9);
+    assert_eq!(
+        report.recorded, 9,
+        "every engine-level attempt is an interaction"
+    );
     server.shutdown().await;
 
     assert_eq!(recorded[0].as_ref().unwrap().status, 200);
@@ -160,8 +160,26 @@ async fn a_round_trip_through_the_real_engine_replays_identically_offline() {
         recorded[4].as_ref().unwrap().chunks.len() > 1,
         "the stream arrived in chunks"
     );
-    assert_eq!(recorded[5].as_ref().unwrap().status, 302);
-    assert_eq!(recorded[8], Err(ErrorKind::ConnectionRefused));
+    assert_eq!(
+        recorded[5].as_ref().unwrap().status,
+        200,
+        "the redirect was followed"
+    );
+    assert_eq!(recorded[7], Err(ErrorKind::ConnectionRefused));
+    let tape = Tape::load(&path).unwrap();
+    let hops: Vec<(String, u16)> = tape.interactions[5..7]
+        .iter()
+        .map(|i| {
+            (
+                i.request.uri.replace(&base, ""),
+                i.response.as_ref().unwrap().status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        hops,
+        [("/old".to_string(), 302), ("/json".to_string(), 200)]
+    );
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("version: 1\n"), "{text}");
@@ -175,16 +193,30 @@ async fn a_round_trip_through_the_real_engine_replays_identically_offline() {
     );
     assert!(text.contains("kind: connection_refused"), "{text}");
 
-    let player = builder(&path)
+    let offline = builder(&path)
         .mode(Mode::Replay)
         .error_on_unused(true)
         .build(HyperEngine::default())
         .unwrap();
-    let client = Client::builder().engine(player.clone()).build().unwrap();
+    let client = Client::builder().engine(offline.clone()).build().unwrap();
     let replayed = session(&client, &base, &refused).await;
     assert_eq!(replayed, recorded);
-    let report = player.finish().unwrap();
+    let report = offline.finish().unwrap();
     assert_eq!((report.replayed, report.recorded), (9, 0));
+    // Without the plugin, the recorded 302 itself comes back.
+    let raw = player(builder(&path))
+        .get(format!("{base}/old"))
+        .redirect(wiretape::plugins::Redirect::none())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            raw.status().as_u16(),
+            raw.headers()["location"].to_str().unwrap()
+        ),
+        (302, "/json")
+    );
 }
 
 /// An engine that counts the requests that reach it.

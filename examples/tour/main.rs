@@ -4,6 +4,8 @@
 //! in-process or on 127.0.0.1: the tour needs no network.
 
 mod core;
+mod retry;
+mod routing;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,10 +18,20 @@ type Entry = (&'static str, fn() -> Scene);
 
 /// Every scene, in order, with its title.
 fn scenes() -> Vec<Entry> {
-    vec![(
-        "the client core: a local API through the real engine, then the same calls mocked",
-        || Box::pin(core::run()),
-    )]
+    vec![
+        (
+            "the client core: a local API through the real engine, then the same calls mocked",
+            || Box::pin(core::run()),
+        ),
+        (
+            "routing: declarative routes, verification, and a near miss explained",
+            || Box::pin(routing::run()),
+        ),
+        (
+            "retries with backoff, and a timeout under a deadline",
+            || Box::pin(retry::run()),
+        ),
+    ]
 }
 
 /// Runs every scene; true when all succeeded.

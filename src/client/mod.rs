@@ -5,16 +5,19 @@ mod request_builder;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderName, HeaderValue, Method};
 use url::Url;
 
 pub use self::multipart::{Form, Part};
-pub use self::request_builder::{RequestBuilder, RequestTimeout};
+pub use self::request_builder::RequestBuilder;
 use crate::engine::{Engine, HyperEngine};
+use crate::plugins::{
+    Auth, Cache, Chain, ContentEncoding, Cookies, DefaultRequest, Installed, Logging, Plugin,
+    Redirect, ResponseValidator, Retry, Timeouts,
+};
 use crate::ws::{WebSocket, WsConfig};
-use crate::{Error, Request, Response, Result, TimeoutKind};
+use crate::{Error, Request, Response, Result};
 
 /// An HTTP and WebSocket client over a swappable [`Engine`].
 ///
@@ -49,8 +52,7 @@ pub struct Client {
 struct Inner {
     engine: Arc<dyn Engine>,
     base_url: Option<Url>,
-    default_headers: HeaderMap,
-    timeout: Option<Duration>,
+    chain: Chain,
     websocket: WsConfig,
 }
 
@@ -120,44 +122,19 @@ impl Client {
 
     /// Resolves `url` against the base URL, if it is not absolute.
     fn resolve(&self, url: &str) -> Result<Url> {
-        match Url::parse(url) {
-            Ok(url) => Ok(url),
-            Err(url::ParseError::RelativeUrlWithoutBase) => match &self.inner.base_url {
-                Some(base) => base.join(url).map_err(|err| {
-                    Error::invalid(format!(
-                        "cannot resolve {url:?} against base URL {base}: {err}"
-                    ))
-                }),
-                None => Err(Error::invalid(format!(
-                    "relative URL {url:?} needs a base URL; set one with ClientBuilder::base_url or pass an absolute URL"
-                ))),
-            },
-            Err(err) => Err(Error::invalid(format!("invalid URL {url:?}: {err}"))),
-        }
+        crate::plugins::resolve(self.inner.base_url.as_ref(), url)
     }
 
-    /// Sends a request built elsewhere through this client: default headers
-    /// are added (the request's own values win), then the engine answers.
-    pub async fn execute(&self, mut request: Request) -> Result<Response> {
-        self.prepare(&mut request);
-        let timeout = request
-            .extensions()
-            .get::<RequestTimeout>()
-            .map(|t| t.0)
-            .or(self.inner.timeout);
-        let url = request.url().clone();
-        let name = request.to_string();
-        let exchange = self.inner.engine.execute(request);
-        let mut response = match timeout {
-            Some(limit) => tokio::time::timeout(limit, exchange)
-                .await
-                .map_err(|_| Error::timeout(TimeoutKind::Request, name, Some(limit)))??,
-            None => exchange.await?,
-        };
-        if !response.has_url() {
-            response.set_url(url);
-        }
-        Ok(response)
+    /// Sends a request built elsewhere through this client: through the
+    /// plugins, in their [fixed order](crate::plugins), then the engine.
+    pub async fn execute(&self, request: Request) -> Result<Response> {
+        // The Redirect plugin, always in the chain, sets the response's URL
+        // when the engine did not.
+        self.inner
+            .chain
+            .start(self, self.inner.engine.as_ref())
+            .run(request)
+            .await
     }
 
     pub(crate) async fn open_websocket(&self, mut request: Request) -> Result<WebSocket> {
@@ -176,7 +153,6 @@ impl Client {
             let _ = request.url_mut().set_scheme(scheme);
         }
         *request.method_mut() = Method::GET;
-        self.prepare(&mut request);
         if request.extensions().get::<WsConfig>().is_none() {
             request.extensions_mut().insert(self.inner.websocket);
         }
@@ -184,30 +160,14 @@ impl Client {
             .extensions()
             .get::<WsConfig>()
             .unwrap_or(&self.inner.websocket);
-        let timeout = request
-            .extensions()
-            .get::<RequestTimeout>()
-            .map(|t| t.0)
-            .or(self.inner.timeout);
         let name = request.to_string();
-        let handshake = self.inner.engine.websocket(request);
-        let connection = match timeout {
-            Some(limit) => tokio::time::timeout(limit, handshake)
-                .await
-                .map_err(|_| Error::timeout(TimeoutKind::Request, name.clone(), Some(limit)))??,
-            None => handshake.await?,
-        };
+        let connection = self
+            .inner
+            .chain
+            .start(self, self.inner.engine.as_ref())
+            .websocket(request)
+            .await?;
         Ok(WebSocket::new(name, connection, config))
-    }
-
-    fn prepare(&self, request: &mut Request) {
-        for name in self.inner.default_headers.keys() {
-            if !request.headers().contains_key(name) {
-                for value in self.inner.default_headers.get_all(name) {
-                    request.headers_mut().append(name.clone(), value.clone());
-                }
-            }
-        }
     }
 
     /// The engine this client sends through.
@@ -231,8 +191,6 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base_url.as_ref().map(Url::as_str))
-            .field("default_headers", &self.inner.default_headers)
-            .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -240,33 +198,17 @@ impl fmt::Debug for Client {
 /// Configures a [`Client`]; see [`Client::builder`].
 ///
 /// Defaults: the real engine ([`HyperEngine::default`]), no base URL, a
-/// `user-agent: wiretape/<version>` header, no timeout, and
-/// [`WsConfig::default`] for WebSockets.
+/// `user-agent: wiretape/<version>` header, redirects followed (up to 10),
+/// no timeouts, no retries, and [`WsConfig::default`] for WebSockets.
+///
+/// The plugin methods ([`retry`](ClientBuilder::retry),
+/// [`auth`](ClientBuilder::auth), ...) can be called in any order: the
+/// plugins always run in the [fixed order](crate::plugins).
+#[derive(Default)]
 pub struct ClientBuilder {
     engine: Option<Arc<dyn Engine>>,
-    base_url: Option<String>,
-    default_headers: HeaderMap,
-    errors: Vec<String>,
-    timeout: Option<Duration>,
+    plugins: Installed,
     websocket: WsConfig,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        let mut default_headers = HeaderMap::new();
-        default_headers.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static(concat!("wiretape/", env!("CARGO_PKG_VERSION"))),
-        );
-        ClientBuilder {
-            engine: None,
-            base_url: None,
-            default_headers,
-            errors: Vec::new(),
-            timeout: None,
-            websocket: WsConfig::default(),
-        }
-    }
 }
 
 impl ClientBuilder {
@@ -282,16 +224,23 @@ impl ClientBuilder {
         self
     }
 
-    /// The URL that relative request URLs resolve against, by the rules of
-    /// [`Url::join`]: with `https://api.test/v1/`, `users` becomes
-    /// `https://api.test/v1/users` and `/users` becomes `https://api.test/users`.
-    /// End the base with `/` to keep its last path segment.
-    pub fn base_url(mut self, url: impl AsRef<str>) -> ClientBuilder {
-        self.base_url = Some(url.as_ref().to_owned());
+    /// Replaces the [`DefaultRequest`] settings (base URL, default headers
+    /// and query parameters) with `defaults`.
+    pub fn default_request(mut self, defaults: DefaultRequest) -> ClientBuilder {
+        self.plugins.default_request = defaults;
         self
     }
 
-    /// A header sent with every request unless the request sets its own.
+    /// The URL that relative request URLs resolve against; see
+    /// [`DefaultRequest::base_url`].
+    pub fn base_url(mut self, url: impl AsRef<str>) -> ClientBuilder {
+        self.plugins.default_request =
+            std::mem::take(&mut self.plugins.default_request).base_url(url);
+        self
+    }
+
+    /// A header sent with every request unless the request sets its own; see
+    /// [`DefaultRequest::header`].
     pub fn default_header<K, V>(mut self, name: K, value: V) -> ClientBuilder
     where
         K: TryInto<HeaderName>,
@@ -299,17 +248,20 @@ impl ClientBuilder {
         V: TryInto<HeaderValue>,
         V::Error: fmt::Display,
     {
-        match (name.try_into(), value.try_into()) {
-            (Ok(name), Ok(value)) => {
-                self.default_headers.insert(name, value);
-            }
-            (Err(err), _) => self
-                .errors
-                .push(format!("invalid default header name: {err}")),
-            (Ok(name), Err(err)) => self
-                .errors
-                .push(format!("invalid value for default header {name}: {err}")),
-        }
+        self.plugins.default_request =
+            std::mem::take(&mut self.plugins.default_request).header(name, value);
+        self
+    }
+
+    /// A query parameter added to every request whose URL has none of this
+    /// name; see [`DefaultRequest::query`].
+    pub fn default_query(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ClientBuilder {
+        self.plugins.default_request =
+            std::mem::take(&mut self.plugins.default_request).query(name, value);
         self
     }
 
@@ -322,10 +274,78 @@ impl ClientBuilder {
         self.default_header(http::header::USER_AGENT, value)
     }
 
-    /// A limit on each whole call (until the response head arrives). A
-    /// request's own [`RequestBuilder::timeout`] overrides it.
-    pub fn timeout(mut self, limit: Duration) -> ClientBuilder {
-        self.timeout = Some(limit);
+    /// Request, connect and socket timeouts; a [`Duration`](std::time::Duration)
+    /// sets the request timeout alone. A request's own
+    /// [`RequestBuilder::timeout`] / [`RequestBuilder::timeouts`] override
+    /// them. See [`Timeouts`].
+    pub fn timeout(mut self, timeouts: impl Into<Timeouts>) -> ClientBuilder {
+        self.plugins.timeouts = timeouts.into();
+        self
+    }
+
+    /// Retries failed exchanges; see [`Retry`].
+    pub fn retry(mut self, retry: Retry) -> ClientBuilder {
+        self.plugins.retry = Some(retry);
+        self
+    }
+
+    /// Adds credentials; see [`Auth`].
+    pub fn auth(mut self, auth: Auth) -> ClientBuilder {
+        self.plugins.auth = Some(auth);
+        self
+    }
+
+    /// How redirects are followed (default: [`Redirect::new`], up to 10
+    /// hops); [`Redirect::none`] returns `3xx` responses as they are.
+    pub fn redirect(mut self, redirect: Redirect) -> ClientBuilder {
+        self.plugins.redirect = redirect;
+        self
+    }
+
+    /// Keeps cookies in a jar; see [`Cookies`].
+    pub fn cookies(mut self, cookies: Cookies) -> ClientBuilder {
+        self.plugins.cookies = Some(cookies);
+        self
+    }
+
+    /// Asks for compressed bodies and decodes them; see [`ContentEncoding`].
+    pub fn content_encoding(mut self, encoding: ContentEncoding) -> ClientBuilder {
+        self.plugins.content_encoding = Some(encoding);
+        self
+    }
+
+    /// Logs each call; see [`Logging`].
+    pub fn logging(mut self, logging: Logging) -> ClientBuilder {
+        self.plugins.logging = Some(logging);
+        self
+    }
+
+    /// Caches responses in memory; see [`Cache`].
+    pub fn cache(mut self, cache: Cache) -> ClientBuilder {
+        self.plugins.cache = Some(cache);
+        self
+    }
+
+    /// Turns unwanted responses into errors; see [`ResponseValidator`].
+    pub fn response_validator(mut self, validator: ResponseValidator) -> ClientBuilder {
+        self.plugins.validator = validator;
+        self
+    }
+
+    /// Whether `3xx`/`4xx`/`5xx` responses become
+    /// [`Error::Status`] errors (default: no); a
+    /// shortcut for [`ResponseValidator::expect_success`].
+    pub fn expect_success(mut self, expect: bool) -> ClientBuilder {
+        self.plugins.validator = std::mem::take(&mut self.plugins.validator).expect_success(expect);
+        self
+    }
+
+    /// Installs your own plugin. Your plugins run after ContentEncoding and
+    /// before Timeout, in the order you add them: they see each request as
+    /// it is sent (once per attempt and per redirect hop) and each response
+    /// before it is decoded. See [the plugin order](crate::plugins).
+    pub fn plugin(mut self, plugin: impl Plugin) -> ClientBuilder {
+        self.plugins.custom.push(Arc::new(plugin));
         self
     }
 
@@ -337,17 +357,7 @@ impl ClientBuilder {
 
     /// The client, or an error naming each invalid setting.
     pub fn build(self) -> Result<Client> {
-        let mut errors = self.errors;
-        let base_url = match self.base_url.as_deref().map(Url::parse).transpose() {
-            Ok(url) => url,
-            Err(err) => {
-                errors.push(format!(
-                    "invalid base URL {:?}: {err}",
-                    self.base_url.unwrap_or_default()
-                ));
-                None
-            }
-        };
+        let errors = self.plugins.default_request.errors();
         if !errors.is_empty() {
             return Err(Error::invalid(format!(
                 "client configuration: {}",
@@ -357,12 +367,12 @@ impl ClientBuilder {
         let engine = self
             .engine
             .unwrap_or_else(|| Arc::new(HyperEngine::default()));
+        let base_url = self.plugins.default_request.base().cloned();
         Ok(Client {
             inner: Arc::new(Inner {
                 engine,
                 base_url,
-                default_headers: self.default_headers,
-                timeout: self.timeout,
+                chain: self.plugins.into_chain(),
                 websocket: self.websocket,
             }),
         })
@@ -372,8 +382,7 @@ impl ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("default_headers", &self.default_headers)
+            .field("plugins", &self.plugins)
             .finish_non_exhaustive()
     }
 }

@@ -8,13 +8,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use serde::Serialize;
 
 use super::{Client, Form};
+use crate::plugins::{
+    DownloadProgress, ExpectSuccess, Progress, ProgressFn, Redirect, Retry, Timeouts,
+    UploadProgress,
+};
 use crate::ws::{WebSocket, WsConfig};
 use crate::{Body, Error, Request, Response, Result};
-
-/// A per-request limit on the whole call, set by [`RequestBuilder::timeout`].
-/// It overrides the client's [`ClientBuilder::timeout`](super::ClientBuilder::timeout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestTimeout(pub Duration);
 
 /// A request being built; finish with [`send`](RequestBuilder::send).
 ///
@@ -203,9 +202,59 @@ impl RequestBuilder {
         })
     }
 
-    /// A limit on this whole call, overriding the client's.
+    /// The request timeout for this request (each exchange, until the
+    /// response head), overriding the client's; see [`Timeouts`].
     pub fn timeout(self, limit: Duration) -> RequestBuilder {
-        self.extension(RequestTimeout(limit))
+        self.map(|request| {
+            let timeouts = request
+                .extensions()
+                .get::<Timeouts>()
+                .copied()
+                .unwrap_or_default()
+                .request(limit);
+            request.extensions_mut().insert(timeouts);
+            Ok(())
+        })
+    }
+
+    /// Timeouts for this request: the limits set in `timeouts` override the
+    /// client's, the others stay.
+    pub fn timeouts(self, timeouts: Timeouts) -> RequestBuilder {
+        self.extension(timeouts)
+    }
+
+    /// A retry policy for this request, replacing the client's
+    /// ([`Retry::disabled`] for none); see [`Retry`].
+    pub fn retry(self, retry: Retry) -> RequestBuilder {
+        self.extension(retry)
+    }
+
+    /// How this request follows redirects, replacing the client's setting.
+    pub fn redirect(self, redirect: Redirect) -> RequestBuilder {
+        self.extension(redirect)
+    }
+
+    /// Whether a `3xx`/`4xx`/`5xx` response to this request becomes an
+    /// [`Error::Status`], overriding the client's
+    /// [`ResponseValidator`](crate::plugins::ResponseValidator).
+    pub fn expect_success(self, expect: bool) -> RequestBuilder {
+        self.extension(ExpectSuccess(expect))
+    }
+
+    /// Calls `callback` as the request body is sent; see [`Progress`].
+    pub fn on_upload<F>(self, callback: F) -> RequestBuilder
+    where
+        F: Fn(Progress) + Send + Sync + 'static,
+    {
+        self.extension(UploadProgress(ProgressFn::new(callback)))
+    }
+
+    /// Calls `callback` as the response body is received; see [`Progress`].
+    pub fn on_download<F>(self, callback: F) -> RequestBuilder
+    where
+        F: Fn(Progress) + Send + Sync + 'static,
+    {
+        self.extension(DownloadProgress(ProgressFn::new(callback)))
     }
 
     /// The HTTP version to ask for.

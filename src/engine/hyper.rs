@@ -22,11 +22,18 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{BoxFuture, Capabilities, Engine};
 use crate::body::from_http_body;
+use crate::plugins::ConnectTimeout;
 use crate::request::url_to_uri;
 use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
 use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
 
 type Connector = CappedConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+
+tokio::task_local! {
+    /// A request's own connect limit ([`ConnectTimeout`]), seen by the
+    /// connector, which hyper-util calls from the request's task.
+    static CONNECT_LIMIT: Duration;
+}
 
 /// The real network engine.
 ///
@@ -113,7 +120,12 @@ impl HyperEngine {
             .unwrap_or(if secure { 443 } else { 80 });
 
         let connect = TcpStream::connect((host.as_str(), port));
-        let tcp = match self.settings.connect_timeout {
+        let requested = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
+        let limit = match (self.settings.connect_timeout, requested) {
+            (Some(own), Some(asked)) => Some(own.min(asked)),
+            (own, asked) => own.or(asked),
+        };
+        let tcp = match limit {
             Some(limit) => tokio::time::timeout(limit, connect)
                 .await
                 .map_err(|_| Error::timeout(TimeoutKind::Connect, name.clone(), Some(limit)))?,
@@ -186,12 +198,14 @@ impl Engine for HyperEngine {
         Box::pin(async move {
             let name = request.to_string();
             let url = request.url().clone();
+            let connect_limit = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
             let request: http::Request<crate::Body> = request.try_into()?;
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|err| classify(&err, &name, err.is_connect()))?;
+            let exchange = self.client.request(request);
+            let response = match connect_limit {
+                Some(limit) => CONNECT_LIMIT.scope(limit, exchange).await,
+                None => exchange.await,
+            }
+            .map_err(|err| classify(&err, &name, err.is_connect()))?;
             let (parts, incoming) = response.into_parts();
             let body = from_http_body(incoming, move |err| classify(&err, &name, false));
             Ok(Response::from(http::Response::from_parts(parts, body)).with_url(url))
@@ -428,6 +442,7 @@ where
         // for the next call (tower's documented pattern).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let limit = CONNECT_LIMIT.try_with(|limit| *limit).ok();
         Box::pin(async move {
             let permit = match semaphore {
                 Some(semaphore) => Some(
@@ -438,7 +453,17 @@ where
                 ),
                 None => None,
             };
-            let io = inner.call(uri).await.map_err(Into::into)?;
+            let connect = inner.call(uri);
+            let io = match limit {
+                Some(limit) => tokio::time::timeout(limit, connect).await.map_err(|_| {
+                    Box::new(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no connection within {limit:?}"),
+                    )) as BoxError
+                })?,
+                None => connect.await,
+            }
+            .map_err(Into::into)?;
             Ok(Permitted {
                 io,
                 _permit: permit,

@@ -48,3 +48,28 @@ pub fn echo_engine() -> MockEngine {
 pub fn ws_echo_engine() -> MockEngine {
     wiretape::mock::echo()
 }
+
+/// A mock that answers from a fixed list of outcomes, in order, and repeats
+/// the last one.
+pub fn scripted(outcomes: Vec<fn() -> wiretape::Result<wiretape::Response>>) -> MockEngine {
+    let next = std::sync::Mutex::new(0usize);
+    MockEngine::new(move |_request: wiretape::Request| {
+        let mut index = next.lock().unwrap();
+        let outcome = outcomes[(*index).min(outcomes.len() - 1)]();
+        *index += 1;
+        async move { outcome }
+    })
+}
+
+/// A log sink for `Logging::logger`, and the lines it received.
+pub fn log_sink() -> (
+    impl Fn(&str) + Send + Sync + 'static,
+    Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    (
+        move |line: &str| sink.lock().unwrap().push(line.to_owned()),
+        lines,
+    )
+}

@@ -1,0 +1,230 @@
+//! Redirect: follow 301/302/303/307/308 with safe rules.
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode, header};
+use url::Url;
+
+use super::{Next, Plugin, copy_head};
+use crate::engine::BoxFuture;
+use crate::{Body, Error, Request, Response, Result};
+
+/// Follows redirects (Ktor's `HttpRedirect`), on by default.
+///
+/// - `301`, `302` and `303` continue with a `GET` without a body (a `HEAD`
+///   stays a `HEAD`; `301` and `302` keep any method but `POST`, as browsers
+///   do); `307` and `308` keep the method and the body. A `307`/`308` for a
+///   request whose body is a stream (which can be sent only once) is
+///   returned as it is.
+/// - At most [`max_hops`](Redirect::max_hops) hops (default 10); one more
+///   fails with an [`Error::Protocol`](crate::Error::Protocol) listing the
+///   chain.
+/// - When a hop changes origin (scheme, host or port), `Authorization`,
+///   `Proxy-Authorization` and `Cookie` are dropped; the cookie jar, if
+///   installed, adds the new origin's own cookies.
+/// - An `https` to `http` hop fails with an error unless
+///   [`allow_https_downgrade`](Redirect::allow_https_downgrade).
+///
+/// The final response's [`url`](crate::Response::url) is the last hop's.
+/// Configure with [`ClientBuilder::redirect`](crate::ClientBuilder::redirect)
+/// or per request with [`RequestBuilder::redirect`](crate::RequestBuilder::redirect).
+///
+/// ```
+/// use wiretape::{mock::{MockEngine, respond_ok, respond_redirect}, plugins::Redirect, Client};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let engine = MockEngine::new(|request| async move {
+///     Ok(match request.url().path() {
+///         "/old" => respond_redirect("/new"),
+///         _ => respond_ok("moved here"),
+///     })
+/// });
+/// let client = Client::builder().engine(engine).redirect(Redirect::new().max_hops(5)).build()?;
+/// let response = client.get("http://site.test/old").send().await?;
+/// assert_eq!(response.url().path(), "/new");
+/// assert_eq!(response.text().await?, "moved here");
+///
+/// let raw = client.get("http://site.test/old").redirect(Redirect::none()).send().await?;
+/// assert_eq!(raw.status(), 302);
+/// # Ok::<(), wiretape::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirect {
+    max_hops: usize,
+    allow_https_downgrade: bool,
+}
+
+impl Default for Redirect {
+    fn default() -> Self {
+        Redirect::new()
+    }
+}
+
+impl Redirect {
+    /// Follows up to 10 hops, never from `https` to `http`.
+    pub fn new() -> Redirect {
+        Redirect {
+            max_hops: 10,
+            allow_https_downgrade: false,
+        }
+    }
+
+    /// Follows no redirect: `3xx` responses are returned as they are.
+    pub fn none() -> Redirect {
+        Redirect::new().max_hops(0)
+    }
+
+    /// The most hops to follow; `0` follows none.
+    pub fn max_hops(mut self, hops: usize) -> Redirect {
+        self.max_hops = hops;
+        self
+    }
+
+    /// Whether an `https` page may redirect to an `http` one.
+    pub fn allow_https_downgrade(mut self, allow: bool) -> Redirect {
+        self.allow_https_downgrade = allow;
+        self
+    }
+
+    async fn run(&self, request: Request, next: Next<'_>) -> Result<Response> {
+        // The original request's name and the URLs visited, built only once a
+        // redirect happens: most calls are never redirected.
+        let mut origin = String::new();
+        let mut chain: Vec<String> = Vec::new();
+        let mut current = request;
+        loop {
+            let head = copy_head(&current);
+            let body = current.body().try_clone();
+            let response = next.run(current).await?;
+            if self.max_hops == 0 || !is_followed(response.status()) {
+                return Ok(answered_by(response, head));
+            }
+            let Some(target) = location(&head, &response)? else {
+                return Ok(answered_by(response, head));
+            };
+            if chain.is_empty() {
+                origin = head.to_string();
+                chain.push(head.url().to_string());
+            }
+            chain.push(target.to_string());
+            if chain.len() > self.max_hops + 1 {
+                return Err(Error::Protocol {
+                    request: origin,
+                    message: format!(
+                        "more than {} redirects: {}",
+                        self.max_hops,
+                        chain.join(" -> ")
+                    ),
+                });
+            }
+            if head.url().scheme() == "https"
+                && target.scheme() == "http"
+                && !self.allow_https_downgrade
+            {
+                return Err(Error::invalid(format!(
+                    "{origin} was redirected from {} to {target}, which is not encrypted; \
+                     allow it with Redirect::allow_https_downgrade(true)",
+                    head.url()
+                )));
+            }
+            match next_request(head, body, response.status(), target) {
+                Some(request) => current = request,
+                None => return Ok(response),
+            }
+        }
+    }
+}
+
+fn is_followed(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// The absolute URL a redirect points to, if it has a `Location`.
+fn location(request: &Request, response: &Response) -> Result<Option<Url>> {
+    let Some(value) = response.headers().get(header::LOCATION) else {
+        return Ok(None);
+    };
+    let bad = |why: String| Error::Protocol {
+        request: request.to_string(),
+        message: format!(
+            "the {} redirect has an unusable Location: {why}",
+            response.status()
+        ),
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| bad("it is not visible ASCII".into()))?;
+    let target = request
+        .url()
+        .join(text)
+        .map_err(|err| bad(format!("{text:?}: {err}")))?;
+    if !matches!(target.scheme(), "http" | "https") {
+        return Err(bad(format!("{target} is not an http or https URL")));
+    }
+    Ok(Some(target))
+}
+
+/// The request for the next hop, or `None` when it cannot be made (the body
+/// must be resent but was a stream).
+fn next_request(
+    mut head: Request,
+    body: Option<Body>,
+    status: StatusCode,
+    target: Url,
+) -> Option<Request> {
+    let becomes_get = status == StatusCode::SEE_OTHER && head.method() != Method::HEAD
+        || matches!(status.as_u16(), 301 | 302) && head.method() == Method::POST;
+    if becomes_get {
+        *head.method_mut() = Method::GET;
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+            header::TRANSFER_ENCODING,
+        ] {
+            head.headers_mut().remove(name);
+        }
+    } else {
+        *head.body_mut() = body?;
+    }
+    if head.url().origin() != target.origin() {
+        for name in [
+            header::AUTHORIZATION,
+            header::PROXY_AUTHORIZATION,
+            header::COOKIE,
+        ] {
+            head.headers_mut().remove(name);
+        }
+    }
+    head.headers_mut().remove(header::HOST);
+    *head.url_mut() = target;
+    Some(head)
+}
+
+/// The response, with the URL of the hop that answered it when the engine did
+/// not say (a router, a user's engine). Moving the URL out of the hop's head
+/// costs no copy.
+fn answered_by(mut response: Response, head: Request) -> Response {
+    if !response.has_url() {
+        response.set_url(head.into_url());
+    }
+    response
+}
+
+struct RedirectPlugin(Redirect);
+
+impl Plugin for RedirectPlugin {
+    fn call<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, Result<Response>> {
+        let policy = request
+            .extensions()
+            .get::<Redirect>()
+            .copied()
+            .unwrap_or(self.0);
+        Box::pin(async move { policy.run(request, next).await })
+    }
+}
+
+pub(super) fn plugin(config: Redirect) -> Arc<dyn Plugin> {
+    Arc::new(RedirectPlugin(config))
+}

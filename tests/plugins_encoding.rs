@@ -1,0 +1,183 @@
+//! ContentEncoding: gzip, deflate (zlib and raw), brotli, streamed; on the
+//! mock and through a real server.
+
+use async_compression::tokio::bufread::{BrotliEncoder, DeflateEncoder, GzipEncoder, ZlibEncoder};
+use tokio::io::AsyncReadExt;
+use wiretape::engine::HyperEngine;
+use wiretape::mock::MockEngine;
+use wiretape::plugins::ContentEncoding;
+use wiretape::{Body, Bytes, Client, ErrorKind, Request, Response, StatusCode, server};
+
+const TEXT: &str = "It was the best of times, it was the worst of times. ";
+
+fn original() -> Vec<u8> {
+    TEXT.repeat(200).into_bytes()
+}
+
+async fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => GzipEncoder::new(data).read_to_end(&mut out).await,
+        "zlib" => ZlibEncoder::new(data).read_to_end(&mut out).await,
+        "raw" => DeflateEncoder::new(data).read_to_end(&mut out).await,
+        "br" => BrotliEncoder::new(data).read_to_end(&mut out).await,
+        other => panic!("no encoder {other}"),
+    }
+    .unwrap();
+    out
+}
+
+/// A response with `content-encoding: header` whose `body` arrives in
+/// 7-byte chunks, so decoding has to work across chunk boundaries.
+fn chunked(header: &'static str, body: Vec<u8>) -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = body
+        .chunks(7)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Response::new(StatusCode::OK)
+        .with_header("content-encoding", header)
+        .with_header("content-length", body.len().to_string())
+        .with_body(Body::from_stream(futures_util::stream::iter(chunks)))
+}
+
+fn serving(header: &'static str, body: Vec<u8>) -> MockEngine {
+    MockEngine::new(move |_| {
+        let body = body.clone();
+        async move { Ok(chunked(header, body)) }
+    })
+}
+
+fn decoding(engine: MockEngine) -> Client {
+    Client::builder()
+        .engine(engine)
+        .content_encoding(ContentEncoding::new())
+        .build()
+        .unwrap()
+}
+
+async fn fetch(header: &'static str, body: Vec<u8>) -> (Response, Vec<u8>) {
+    let response = decoding(serving(header, body))
+        .get("http://api.test/")
+        .send()
+        .await
+        .unwrap();
+    let mut head = Response::new(response.status());
+    *head.headers_mut() = response.headers().clone();
+    let bytes = response.bytes().await.unwrap().to_vec();
+    (head, bytes)
+}
+
+#[tokio::test]
+async fn gzip_zlib_raw_deflate_and_brotli_decode_across_chunks() {
+    for (header, coding) in [
+        ("gzip", "gzip"),
+        ("deflate", "zlib"),
+        ("deflate", "raw"),
+        ("br", "br"),
+    ] {
+        let (head, bytes) = fetch(header, encode(coding, &original()).await).await;
+        assert_eq!(bytes, original(), "{coding}");
+        assert!(head.headers().get("content-encoding").is_none(), "{coding}");
+        assert!(head.headers().get("content-length").is_none(), "{coding}");
+    }
+}
+
+#[tokio::test]
+async fn stacked_codings_are_undone_in_reverse() {
+    let inner = encode("gzip", &original()).await;
+    let outer = encode("br", &inner).await;
+    let (_, bytes) = fetch("gzip, br", outer).await;
+    assert_eq!(bytes, original());
+}
+
+#[tokio::test]
+async fn accept_encoding_is_sent_unless_the_request_chose_its_own() {
+    let gzipped = encode("gzip", &original()).await;
+    let engine = serving("gzip", gzipped.clone());
+    let client = decoding(engine.clone());
+
+    client.get("http://api.test/").send().await.unwrap();
+    let raw = client
+        .get("http://api.test/")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    assert_eq!(raw.bytes().await.unwrap(), gzipped);
+    let history = engine.request_history();
+    assert_eq!(history[0].headers()["accept-encoding"], "gzip, deflate, br");
+    assert_eq!(history[1].headers()["accept-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn unknown_or_disabled_codings_are_left_alone() {
+    let (head, bytes) = fetch("zstd", b"opaque".to_vec()).await;
+    assert_eq!(head.headers()["content-encoding"], "zstd");
+    assert_eq!(bytes, b"opaque");
+
+    let gzipped = encode("gzip", &original()).await;
+    let client = Client::builder()
+        .engine(serving("gzip", gzipped.clone()))
+        .content_encoding(ContentEncoding::new().gzip(false))
+        .build()
+        .unwrap();
+    let response = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(response.bytes().await.unwrap(), gzipped);
+}
+
+#[tokio::test]
+async fn a_corrupt_body_is_a_decode_error_naming_the_coding_and_request() {
+    let response = decoding(serving("gzip", b"this is not gzip at all".to_vec()))
+        .get("http://api.test/broken")
+        .send()
+        .await
+        .unwrap();
+    let err = response.bytes().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    let message = err.to_string();
+    assert!(
+        message.contains("gzip response body of GET http://api.test/broken"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn head_and_no_content_responses_are_not_decoded() {
+    let engine = MockEngine::new(|_| async {
+        Ok(Response::new(StatusCode::NO_CONTENT).with_header("content-encoding", "gzip"))
+    });
+    let response = decoding(engine)
+        .head("http://api.test/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(response.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn compressed_bodies_decode_through_the_real_engine() {
+    let gzipped = encode("gzip", &original()).await;
+    let brotli = encode("br", &original()).await;
+    let engine = MockEngine::new(move |request: Request| {
+        let (header, body) = match request.url().path() {
+            "/gzip" => ("gzip", gzipped.clone()),
+            _ => ("br", brotli.clone()),
+        };
+        async move { Ok(chunked(header, body)) }
+    });
+    let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
+    let client = Client::builder()
+        .engine(HyperEngine::default())
+        .content_encoding(ContentEncoding::new())
+        .build()
+        .unwrap();
+
+    for path in ["/gzip", "/br"] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.bytes().await.unwrap(), original(), "{path}");
+    }
+    server.shutdown().await;
+}

@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::Read;
-use std::process::Command;
 
 use bytes::Bytes;
 use wiretape::cassette::format::BodyForm;
@@ -202,7 +201,8 @@ async fn cassettes_recorded_by_real_vcrpy_import_and_replay() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("vcrpy.yaml");
     let decoded = dir.path().join("vcrpy-decoded.yaml");
-    let output = Command::new(&python)
+    let output = python
+        .command()
         .arg("-c")
         .arg(VCRPY_SCRIPT)
         .arg(&plain)

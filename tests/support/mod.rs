@@ -1,6 +1,6 @@
-//! Test support: one Python virtual environment, shared by every test that
-//! needs a real third-party tool (httpbin, vcrpy), created once under the
-//! target directory and reused.
+//! Test support: one Python environment, shared by every test that needs a
+//! real third-party tool (httpbin, vcrpy), installed once under the target
+//! directory and reused; and small request helpers.
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::net::{TcpListener, TcpStream};
@@ -17,11 +17,29 @@ const INSTALL_LIMIT: Duration = Duration::from_secs(900);
 
 static IN_PROCESS: Mutex<()> = Mutex::new(());
 
-/// The virtual environment's `python`, creating the environment and
-/// installing [`PYTHON_PACKAGES`] the first time. `None` (with a note on
-/// stderr) when `python3` is not installed; a panic with pip's own words
-/// when installing fails.
-pub fn python() -> Option<PathBuf> {
+/// A Python with [`PYTHON_PACKAGES`] importable.
+pub struct Python {
+    exe: PathBuf,
+    site: Option<PathBuf>,
+}
+
+impl Python {
+    /// A command running this Python (`python -m gunicorn`, `python -c …`).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.exe);
+        if let Some(site) = &self.site {
+            command.env("PYTHONPATH", site);
+        }
+        command
+    }
+}
+
+/// A Python with [`PYTHON_PACKAGES`], installed the first time under the
+/// target directory: in a virtual environment, or, where `python3 -m venv`
+/// is missing (Debian without python3-venv), with `pip install --target`.
+/// `None` (with a note on stderr) when `python3` is not installed; a panic
+/// with pip's own words when installing fails.
+pub fn python() -> Option<Python> {
     if Command::new("python3")
         .arg("--version")
         .stdout(Stdio::null())
@@ -39,33 +57,65 @@ pub fn python() -> Option<PathBuf> {
     // Test binaries run in parallel processes: one installs, the others wait.
     let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
     fs4::FileExt::lock(&lock).unwrap();
-    let python = dir.join("bin").join("python");
-    let marker = dir.join(format!("installed-{}", PYTHON_PACKAGES.join("-")));
-    if !marker.exists() {
-        let deadline = Instant::now() + INSTALL_LIMIT;
-        run(
-            Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&dir),
-            deadline,
-            "create a virtual environment with `python3 -m venv` (on Debian: apt-get install python3-venv)",
-        );
-        run(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                ])
-                .args(["--timeout", "60"])
-                .args(PYTHON_PACKAGES),
-            deadline,
-            "install the test's Python packages with pip (is PyPI reachable?)",
-        );
-        std::fs::write(&marker, "").unwrap();
+    let venv = Python {
+        exe: dir.join("venv").join("bin").join("python"),
+        site: None,
+    };
+    let target = Python {
+        exe: PathBuf::from("python3"),
+        site: Some(dir.join("site")),
+    };
+    let marker = |layout: &str| dir.join(format!("{layout}-{}", PYTHON_PACKAGES.join("-")));
+    if marker("venv").exists() {
+        return Some(venv);
     }
+    if marker("site").exists() {
+        return Some(target);
+    }
+    let deadline = Instant::now() + INSTALL_LIMIT;
+    let pip = [
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--timeout",
+        "60",
+    ];
+    let (python, layout) = match run(
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(dir.join("venv")),
+        deadline,
+    ) {
+        Ok(()) => {
+            let mut install = venv.command();
+            install.args(pip).args(PYTHON_PACKAGES);
+            (venv, install)
+        }
+        Err(why) => {
+            eprintln!("no virtual environment ({why}); installing with pip --target instead");
+            let mut install = Command::new("python3");
+            install
+                .args(pip)
+                .arg("--target")
+                .arg(dir.join("site"))
+                .args(PYTHON_PACKAGES);
+            (target, install)
+        }
+    };
+    let mut install = layout;
+    if let Err(why) = run(&mut install, deadline) {
+        panic!(
+            "could not install the test's Python packages {PYTHON_PACKAGES:?} with pip (is PyPI reachable?): {why}"
+        );
+    }
+    let name = if python.site.is_some() {
+        "site"
+    } else {
+        "venv"
+    };
+    std::fs::write(marker(name), "").unwrap();
     Some(python)
 }
 
@@ -75,28 +125,29 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Runs `command` to completion before `deadline`, panicking with its output
-/// and `what` it was for when it fails or overruns.
-fn run(command: &mut Command, deadline: Instant, what: &str) {
+/// Runs `command` to completion before `deadline`; the error carries its
+/// status and output, or says it overran.
+fn run(command: &mut Command, deadline: Instant) -> Result<(), String> {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|err| panic!("could not {what}: {err}"));
+        .map_err(|err| err.to_string())?;
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let output = child.wait_with_output().unwrap();
-            assert!(
-                status.success(),
-                "could not {what}: {status}\n{}\n{}",
+        if let Some(status) = child.try_wait().map_err(|err| err.to_string())? {
+            let output = child.wait_with_output().map_err(|err| err.to_string())?;
+            if status.success() {
+                return Ok(());
+            }
+            return Err(format!(
+                "{status}\n{}\n{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
-            );
-            return;
+            ));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("could not {what}: it took longer than {INSTALL_LIMIT:?}");
+            return Err(format!("it took longer than {INSTALL_LIMIT:?}"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -145,13 +196,22 @@ pub fn start_server(command: &mut Command, port: u16) -> Running {
     running
 }
 
-/// Starts Python's httpbin (from the virtual environment of `python`) on a
-/// free loopback port; returns the running server and its base URL.
-pub fn start_httpbin(python: &Path) -> (Running, String) {
+/// Starts Python's httpbin under gunicorn on a free loopback port; returns
+/// the running server and its base URL.
+pub fn start_httpbin(python: &Python) -> (Running, String) {
     let port = free_port();
     let server = start_server(
-        Command::new(python.with_file_name("gunicorn"))
-            .args(["--workers", "1", "--log-level", "warning", "--bind"])
+        python
+            .command()
+            .args([
+                "-m",
+                "gunicorn",
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--bind",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .arg("httpbin:app"),
         port,

@@ -35,13 +35,7 @@ pub async fn run() -> wiretape::Result<()> {
         .environment(Environment::clean())
         .build(HyperEngine::default())?;
     let client = Client::builder().engine(recorder.clone()).build()?;
-    let live = client
-        .get(&user_url)
-        .header("authorization", "Bearer tour-secret-token")
-        .send()
-        .await?
-        .text()
-        .await?;
+    let live = fetch_user(&client, &user_url).await?;
     println!("recorded  GET {user_url} -> {live}");
     let report = recorder.finish()?;
     server.shutdown().await;
@@ -63,13 +57,7 @@ pub async fn run() -> wiretape::Result<()> {
         .environment(Environment::clean())
         .build(HyperEngine::default())?;
     let client = Client::builder().engine(player).build()?;
-    let replayed = client
-        .get(&user_url)
-        .header("authorization", "Bearer tour-secret-token")
-        .send()
-        .await?
-        .text()
-        .await?;
+    let replayed = fetch_user(&client, &user_url).await?;
     println!(
         "replayed  GET {user_url} -> {replayed} (identical: {})",
         replayed == live
@@ -85,4 +73,16 @@ pub async fn run() -> wiretape::Result<()> {
         Ok(response) => println!("unexpected answer: {}", response.status()),
     }
     Ok(())
+}
+
+/// The call the scene records and replays, with a credential that must not
+/// reach the cassette.
+async fn fetch_user(client: &Client, url: &str) -> wiretape::Result<String> {
+    client
+        .get(url)
+        .header("authorization", "Bearer tour-secret-token")
+        .send()
+        .await?
+        .text()
+        .await
 }

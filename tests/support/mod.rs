@@ -249,3 +249,10 @@ pub async fn bytes(request: wiretape::RequestBuilder) -> bytes::Bytes {
     let response = request.send().await.unwrap_or_else(|err| panic!("{err}"));
     response.bytes().await.unwrap_or_else(|err| panic!("{err}"))
 }
+
+/// Asserts that `text` contains every one of `parts`, showing it when not.
+pub fn assert_mentions(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}

@@ -13,9 +13,6 @@ use crate::{Error, Result};
 /// A YAML value tree.
 pub(crate) type Value = yaml_serde::Value;
 
-/// A YAML mapping (keeps insertion order).
-pub(crate) type Mapping = yaml_serde::Mapping;
-
 /// Why YAML text could not be read, and where (1-based line and column).
 #[derive(Debug, Clone)]
 pub(crate) struct ParseError {
@@ -54,11 +51,6 @@ pub(crate) fn from_str<T: DeserializeOwned>(text: &str, origin: &Path) -> Result
         };
         Error::invalid(format!("{place}: {}", err.message))
     })
-}
-
-/// Converts a YAML value tree into `T`.
-pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> std::result::Result<T, String> {
-    yaml_serde::from_value(value).map_err(|err| err.to_string())
 }
 
 /// Writes `value` as YAML text.

@@ -926,25 +926,7 @@ async fn custom_matchers_and_timestamps() {
     assert_eq!(text, "hello\nworld\n");
 }
 
-/// A hand-written retry loop: up to four attempts, each one an engine call.
-async fn with_retries(client: &Client) -> Vec<String> {
-    let mut attempts = Vec::new();
-    for _ in 0..4 {
-        match client.get("http://api.test/flaky").send().await {
-            Err(err) => attempts.push(format!("error {}", err.kind())),
-            Ok(response) if response.status().is_server_error() => {
-                attempts.push(format!("status {}", response.status().as_u16()))
-            }
-            Ok(response) => {
-                attempts.push(format!("ok {}", response.text().await.unwrap()));
-                break;
-            }
-        }
-    }
-    attempts
-}
-
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_retry_story_against_a_flaky_server_replays_attempt_for_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flaky.yaml");
@@ -958,11 +940,42 @@ async fn a_retry_story_against_a_flaky_server_replays_attempt_for_attempt() {
         .then(|_| async { Ok(Response::new(StatusCode::SERVICE_UNAVAILABLE)) })
         .then(|_| async { Ok(respond_ok("finally")) })
         .build();
-    let (cassette, client) = recorder(&path, flaky);
-    let live = with_retries(&client).await;
-    assert_eq!(live, ["error connection_reset", "status 503", "ok finally"]);
+    let cassette = builder(&path).mode(Mode::Record).build(flaky).unwrap();
+    // The Retry plugin sits above the engine: the cassette sees every attempt.
+    let retrying = |engine| {
+        Client::builder()
+            .engine(engine)
+            .retry(wiretape::plugins::Retry::new().max_retries(3))
+            .build()
+            .unwrap()
+    };
+    let live = support::text(retrying(cassette.clone()).get("http://api.test/flaky")).await;
+    assert_eq!(live, "finally");
+    let tape_kinds = |tape: Tape| -> Vec<String> {
+        tape.interactions
+            .iter()
+            .map(|i| match (&i.response, &i.error) {
+                (Some(r), _) => r.status.to_string(),
+                (_, Some(e)) => e.kind.to_string(),
+                _ => unreachable!("every interaction has an outcome"),
+            })
+            .collect()
+    };
     assert_eq!(cassette.finish().unwrap().recorded, 3);
+    assert_eq!(
+        tape_kinds(Tape::load(&path).unwrap()),
+        ["connection_reset", "503", "200"]
+    );
 
-    let replayed = with_retries(&player(builder(&path))).await;
+    let replay = builder(&path)
+        .error_on_unused(true)
+        .build(MockEngine::queue().build())
+        .unwrap();
+    let replayed = support::text(retrying(replay.clone()).get("http://api.test/flaky")).await;
     assert_eq!(replayed, live);
+    assert_eq!(
+        replay.finish().unwrap().replayed,
+        3,
+        "the same three attempts"
+    );
 }

@@ -3,6 +3,7 @@
 //! Each scene is one user story and prints what happens. Everything runs
 //! in-process or on 127.0.0.1: the tour needs no network.
 
+mod cassette;
 mod core;
 mod retry;
 mod routing;
@@ -30,6 +31,10 @@ fn scenes() -> Vec<Entry> {
         (
             "retries with backoff, and a timeout under a deadline",
             || Box::pin(retry::run()),
+        ),
+        (
+            "cassettes: record a local API through the real engine, stop it, replay offline",
+            || Box::pin(cassette::run()),
         ),
     ]
 }

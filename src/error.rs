@@ -151,7 +151,7 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
 fn hint(kind: TimeoutKind) -> &'static str {
     match kind {
         TimeoutKind::Request => {
-            " (the whole call took too long; raise the request timeout if the server is slow)"
+            " (the call took longer than allowed; if the server is just slow, raise the request timeout, or the retry deadline when retries are on)"
         }
         TimeoutKind::Connect => {
             " (no connection was established in time; is the host up and reachable?)"

@@ -386,3 +386,36 @@ async fn a_request_can_turn_retries_off() {
     assert_eq!(response.status(), 503);
     assert_eq!(engine.request_history().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_enormous_retry_after_with_no_cap_gives_up_at_the_deadline_instead_of_panicking() {
+    let engine = scripted(vec![
+        || {
+            Ok(respond_error(StatusCode::SERVICE_UNAVAILABLE)
+                .with_header("retry-after", "18446744073709551615"))
+        },
+        ok,
+    ]);
+    let (hook, seen) = events();
+    let client = retrying(
+        &engine,
+        Retry::new()
+            .retry_after_cap(Duration::MAX)
+            .deadline(Duration::from_secs(60))
+            .on_event(hook),
+    );
+    let response = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        seen.lock().unwrap()[0].action,
+        RetryAction::GiveUp(GiveUpReason::Deadline)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unbounded_deadline_is_no_deadline() {
+    let engine = scripted(vec![unavailable, ok]);
+    let client = retrying(&engine, exponential_8s_cap_30s().deadline(Duration::MAX));
+    let response = client.get("http://api.test/").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

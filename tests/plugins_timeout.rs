@@ -170,3 +170,15 @@ async fn a_connect_timeout_does_not_disturb_a_healthy_exchange() {
 
     assert_eq!(text, "up");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unbounded_socket_timeout_never_fires_and_never_panics() {
+    let engine = MockEngine::new(|_| async { Ok(dribbling(Duration::from_secs(2))) });
+    let client = Client::builder()
+        .engine(engine)
+        .timeout(Timeouts::new().socket(Duration::MAX))
+        .build()
+        .unwrap();
+    let response = client.get("http://api.test/stream").send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "firstsecond");
+}

@@ -400,7 +400,9 @@ impl Retry {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .random();
-        delay.mul_f64(1.0 - self.jitter * draw)
+        // `mul_f64` would panic on a delay near `Duration::MAX`.
+        Duration::try_from_secs_f64(delay.as_secs_f64() * (1.0 - self.jitter * draw))
+            .unwrap_or(delay)
     }
 
     fn emit(&self, event: RetryEvent) {
@@ -423,7 +425,10 @@ impl Retry {
 
     async fn run(&self, request: Request, next: Next<'_>) -> Result<Response> {
         let name = request.to_string();
-        let deadline = self.deadline.map(|limit| (Instant::now() + limit, limit));
+        // A deadline too far away to represent (`Duration::MAX`) is none.
+        let deadline = self
+            .deadline
+            .and_then(|limit| Some((Instant::now().checked_add(limit)?, limit)));
         let may_resend = is_idempotent(request.method())
             || self.non_idempotent
             || request.headers().contains_key("idempotency-key");
@@ -497,7 +502,11 @@ impl Retry {
         };
         let delay = self.delay(attempt, outcome);
         if let Some((at, _)) = deadline {
-            if Instant::now() + delay >= at {
+            // A delay too long to represent ends after any deadline.
+            if Instant::now()
+                .checked_add(delay)
+                .is_none_or(|end| end >= at)
+            {
                 return give_up(GiveUpReason::Deadline);
             }
         }

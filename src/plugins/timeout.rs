@@ -233,7 +233,11 @@ impl Stream for IdleLimited {
         }
         if !this.waiting {
             // The clock starts when the reader asks, not when the last chunk came.
-            this.sleep.as_mut().reset(Instant::now() + this.limit);
+            // A limit too long to represent (`Duration::MAX`) never fires.
+            let at = Instant::now()
+                .checked_add(this.limit)
+                .unwrap_or_else(far_future);
+            this.sleep.as_mut().reset(at);
             this.waiting = true;
         }
         if let Poll::Ready(item) = this.inner.as_mut().poll_next(cx) {
@@ -253,4 +257,10 @@ impl Stream for IdleLimited {
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// A moment no test or program reaches (about 30 years on, as tokio's own
+/// `sleep` uses for durations it cannot add).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }

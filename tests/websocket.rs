@@ -279,3 +279,25 @@ async fn a_mock_without_a_websocket_handler_says_how_to_add_one() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_that_fails_mid_session_reports_1006() {
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("")) }).with_websocket(
+        |request, peer| async move {
+            peer.fail(wiretape::Error::reset(
+                request.to_string(),
+                "connection reset by peer",
+            ))
+            .await;
+        },
+    );
+    let client = Client::builder().engine(engine).build().unwrap();
+    let mut socket = client.websocket("ws://mock.test/").await.unwrap();
+    let err = socket.recv().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    assert_eq!(
+        socket.close_frame().map(|c| c.code),
+        Some(CloseFrame::ABNORMAL)
+    );
+    assert_eq!(socket.recv().await.unwrap(), None);
+}

@@ -114,14 +114,13 @@ impl WebSocket {
         }
         match self.stream.next().await {
             None => {
-                self.ended = true;
-                if self.peer_close.is_none() {
-                    self.peer_close = Some(CloseFrame::new(CloseFrame::ABNORMAL, ""));
-                }
+                self.end_abnormally();
                 Ok(None)
             }
             Some(Err(err)) => {
-                self.ended = true;
+                // A reset or a broken stream ends the connection without a
+                // close frame, as much as a silent drop does.
+                self.end_abnormally();
                 Err(err)
             }
             Some(Ok(frame)) => {
@@ -146,6 +145,15 @@ impl WebSocket {
                 }
                 Ok(Some(frame))
             }
+        }
+    }
+
+    /// Marks the connection as ended without a close frame from the peer
+    /// (1006), unless it sent one.
+    fn end_abnormally(&mut self) {
+        self.ended = true;
+        if self.peer_close.is_none() {
+            self.peer_close = Some(CloseFrame::new(CloseFrame::ABNORMAL, ""));
         }
     }
 

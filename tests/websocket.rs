@@ -280,6 +280,30 @@ async fn a_mock_without_a_websocket_handler_says_how_to_add_one() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_wss_handshake_that_never_answers_is_a_connect_timeout() {
+    // Accepts TCP, then never speaks TLS.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut streams = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            streams.push(stream);
+        }
+    });
+    let client = Client::builder()
+        .engine(HyperEngine::builder().native_roots(false).build().unwrap())
+        .timeout(wiretape::plugins::Timeouts::new().connect(Duration::from_secs(3)))
+        .build()
+        .unwrap();
+    let err = client
+        .websocket(format!("wss://{addr}/"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectTimeout, "{err}");
+    held.abort();
+}
+
 #[tokio::test]
 async fn a_connection_that_fails_mid_session_reports_1006() {
     let engine = MockEngine::new(|_| async { Ok(respond_ok("")) }).with_websocket(

@@ -119,38 +119,17 @@ impl HyperEngine {
             .port_or_known_default()
             .unwrap_or(if secure { 443 } else { 80 });
 
-        let connect = TcpStream::connect((host.as_str(), port));
-        let requested = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
-        let limit = match (self.settings.connect_timeout, requested) {
-            (Some(own), Some(asked)) => Some(own.min(asked)),
-            (own, asked) => own.or(asked),
-        };
-        let tcp = match limit {
-            Some(limit) => tokio::time::timeout(limit, connect)
+        // As for HTTP requests: the engine's own limit covers TCP, the
+        // request's (Timeouts::connect) the whole connection, TCP and TLS, so
+        // that a server that accepts but never answers the TLS handshake is a
+        // connect timeout, not a hang.
+        let connect = self.open_stream(&name, &host, port, secure);
+        let stream = match request.extensions().get::<ConnectTimeout>() {
+            Some(&ConnectTimeout(limit)) => tokio::time::timeout(limit, connect)
                 .await
                 .map_err(|_| Error::timeout(TimeoutKind::Connect, name.clone(), Some(limit)))?,
             None => connect.await,
-        }
-        .map_err(|err| classify_io(&err, &name, true))?;
-        // Nagle only delays small frames; failing to turn it off is harmless.
-        let _ = tcp.set_nodelay(self.settings.nodelay);
-
-        let stream: Box<dyn Io> = if secure {
-            let mut tls = (*self.tls).clone();
-            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-            let server_name = ServerName::try_from(host.clone()).map_err(|err| {
-                Error::invalid(format!(
-                    "{name}: {host:?} is not a valid TLS server name: {err}"
-                ))
-            })?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-                .connect(server_name, tcp)
-                .await
-                .map_err(|err| classify_io(&err, &name, true))?;
-            Box::new(stream)
-        } else {
-            Box::new(tcp)
-        };
+        }?;
 
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut handshake = url_to_uri(&url)?
@@ -179,6 +158,43 @@ impl HyperEngine {
             Response::from(http::Response::from_parts(parts, crate::Body::empty())).with_url(url);
         let (sink, stream) = ws_bridge::into_frames(socket, name);
         Ok(WsConnection::new(response, sink, stream))
+    }
+}
+
+impl HyperEngine {
+    /// A TCP connection to `host:port`, with TLS on top when `secure`.
+    async fn open_stream(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        secure: bool,
+    ) -> Result<Box<dyn Io>> {
+        let connect = TcpStream::connect((host, port));
+        let tcp = match self.settings.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connect)
+                .await
+                .map_err(|_| Error::timeout(TimeoutKind::Connect, name, Some(limit)))?,
+            None => connect.await,
+        }
+        .map_err(|err| classify_io(&err, name, true))?;
+        // Nagle only delays small frames; failing to turn it off is harmless.
+        let _ = tcp.set_nodelay(self.settings.nodelay);
+        if !secure {
+            return Ok(Box::new(tcp));
+        }
+        let mut tls = (*self.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|err| {
+            Error::invalid(format!(
+                "{name}: {host:?} is not a valid TLS server name: {err}"
+            ))
+        })?;
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(server_name, tcp)
+            .await
+            .map_err(|err| classify_io(&err, name, true))?;
+        Ok(Box::new(stream))
     }
 }
 

@@ -280,6 +280,25 @@ async fn a_mock_without_a_websocket_handler_says_how_to_add_one() {
     );
 }
 
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_going_away() {
+    let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
+    let mut socket = plain_client()
+        .websocket(server.ws_url("/echo"))
+        .await
+        .unwrap();
+    socket.send_text("before").await.unwrap();
+    assert_eq!(socket.recv_text().await.unwrap().as_deref(), Some("before"));
+
+    server.shutdown().await;
+    // The server is gone: the socket is closed with 1001, not left answering.
+    let _ = socket.send_text("after").await;
+    assert_eq!(
+        socket.recv().await.unwrap(),
+        Some(Frame::close(CloseFrame::GOING_AWAY, "server shutting down"))
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_wss_handshake_that_never_answers_is_a_connect_timeout() {
     // Accepts TCP, then never speaks TLS.

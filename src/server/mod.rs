@@ -30,11 +30,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::body::from_http_body;
 use crate::engine::{Engine, classify};
-use crate::ws::{WsConfig, tungstenite as ws_bridge};
+use crate::ws::{CloseFrame, Frame, WsConfig, tungstenite as ws_bridge};
 use crate::{Body, Error, ErrorKind, Request, Response, Result};
 
 /// How long [`ServerHandle::shutdown`] lets open connections finish.
@@ -122,6 +123,8 @@ impl Server {
             engine: Arc::new(engine),
             secure,
             local_addr,
+            stopped: stopped.clone(),
+            sockets: TaskTracker::new(),
         });
         let task = tokio::spawn(accept_loop(
             listener,
@@ -144,10 +147,16 @@ struct Shared {
     engine: Arc<dyn Engine>,
     secure: bool,
     local_addr: SocketAddr,
+    /// Turns `true` when the server stops: open WebSockets then close.
+    stopped: watch::Receiver<bool>,
+    /// The WebSocket bridges, which outlive their HTTP connection (hyper
+    /// hands the upgraded socket over), so that shutdown can wait for them.
+    sockets: TaskTracker,
 }
 
-/// A running server. Dropping the handle stops accepting connections; call
-/// [`shutdown`](ServerHandle::shutdown) to also wait for open ones to finish.
+/// A running server. Dropping the handle stops accepting connections and
+/// closes open WebSockets; call [`shutdown`](ServerHandle::shutdown) to also
+/// wait for open connections to finish.
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
@@ -182,7 +191,8 @@ impl ServerHandle {
     }
 
     /// Stops accepting, lets open connections finish their current exchange
-    /// (up to 5 seconds), and returns when the server is gone.
+    /// (up to 5 seconds), closes open WebSockets with `1001 Going Away`, and
+    /// returns when the server is gone.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -248,7 +258,12 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+    shared.sockets.close();
+    let _ = tokio::time::timeout(GRACE, async {
+        graceful.shutdown().await;
+        shared.sockets.wait().await;
+    })
+    .await;
 }
 
 async fn handle(
@@ -420,7 +435,8 @@ async fn upgrade(
         HeaderValue::from_str(&accept).expect("a base64 accept key is a valid header value"),
     );
 
-    tokio::spawn(async move {
+    let mut stopped = shared.stopped.clone();
+    shared.sockets.spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
@@ -441,7 +457,7 @@ async fn upgrade(
         };
         let to_client = async {
             while let Some(Ok(frame)) = engine_stream.next().await {
-                let closing = matches!(frame, crate::ws::Frame::Close(_));
+                let closing = matches!(frame, Frame::Close(_));
                 if client_sink.send(frame).await.is_err() || closing {
                     break;
                 }
@@ -450,10 +466,19 @@ async fn upgrade(
             // socket is dropped without one too, so the client sees 1006.
         };
         // When either side is done the bridge is done; dropping the halves
-        // closes the socket.
-        tokio::select! {
-            _ = to_engine => {},
-            _ = to_client => {},
+        // closes the socket. A server that stops says so to both sides.
+        let stopping = tokio::select! {
+            _ = to_engine => false,
+            _ = to_client => false,
+            _ = stopped.wait_for(|stop| *stop) => true,
+        };
+        if stopping {
+            let going_away = || Frame::close(CloseFrame::GOING_AWAY, "server shutting down");
+            let _ = tokio::time::timeout(GRACE, async {
+                let _ = client_sink.send(going_away()).await;
+                let _ = engine_sink.send(going_away()).await;
+            })
+            .await;
         }
     });
     Ok(response)

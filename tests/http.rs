@@ -515,3 +515,25 @@ async fn a_connect_that_never_completes_is_a_connect_timeout() {
     assert!(err.kind().is_before_request_sent());
     drop(listener);
 }
+
+#[tokio::test]
+async fn a_request_with_an_unusable_host_header_gets_a_400() {
+    let server = server::serve(common::echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    // A space cannot be in a URL; a slash would move the path the engine sees.
+    for host in ["a b", "api.test/admin?"] {
+        let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        let head = format!("GET /x HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 400"), "{host}: {reply:?}");
+        assert!(
+            reply.contains("x-wiretape-error: invalid_input"),
+            "{reply:?}"
+        );
+    }
+}

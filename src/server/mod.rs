@@ -271,7 +271,12 @@ async fn handle(
     mut incoming: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>> {
     let websocket = is_websocket_upgrade(&incoming);
-    let url = request_url(&incoming, &shared, websocket)?;
+    // A target no URL can be made of (a Host header with a space, say) is
+    // the client's mistake: a 400 that says so, not a dropped connection.
+    let url = match request_url(&incoming, &shared, websocket) {
+        Ok(url) => url,
+        Err(err) => return error_response(err),
+    };
     let version = incoming.version();
     let on_upgrade = websocket.then(|| hyper::upgrade::on(&mut incoming));
     let (parts, body) = incoming.into_parts();
@@ -317,6 +322,12 @@ fn request_url(
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| shared.local_addr.to_string());
+    // Only an authority: a Host of `api.test/admin?` must not move the path.
+    if host.parse::<http::uri::Authority>().is_err() {
+        return Err(Error::invalid(format!(
+            "the Host header {host:?} of request target {uri} is not a host and port"
+        )));
+    }
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     Url::parse(&format!("{scheme}://{host}{path}")).map_err(|err| {
         Error::invalid(format!(

@@ -181,3 +181,27 @@ async fn compressed_bodies_decode_through_the_real_engine() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_truncated_body_is_an_error_not_a_short_read() {
+    for (header, coding) in [
+        ("gzip", "gzip"),
+        ("deflate", "zlib"),
+        ("deflate", "raw"),
+        ("br", "br"),
+    ] {
+        let mut body = encode(coding, &original()).await;
+        body.truncate(body.len() / 2);
+        let response = decoding(serving(header, body))
+            .get("http://api.test/cut")
+            .send()
+            .await
+            .unwrap();
+        let outcome = response.bytes().await;
+        assert!(
+            outcome.is_err(),
+            "{coding}: a body cut in half decoded to {} bytes without an error",
+            outcome.map(|b| b.len()).unwrap_or_default()
+        );
+    }
+}

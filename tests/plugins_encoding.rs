@@ -205,3 +205,15 @@ async fn a_truncated_body_is_an_error_not_a_short_read() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_empty_encoded_body_reads_as_empty() {
+    // Servers send `Content-Encoding: gzip` with `Content-Length: 0`; through a
+    // real engine the (empty) body is a stream.
+    let response = decoding(serving("gzip", Vec::new()))
+        .get("http://api.test/empty")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap(), "");
+}

@@ -184,16 +184,16 @@ impl ContentEncoding {
     }
 }
 
-/// The decoded form of `body`.
+/// The decoded form of `body`. An empty body stays empty: servers send
+/// `Content-Encoding: gzip` with `Content-Length: 0`, which is no gzip stream.
 fn decode(body: ChunkStream, coding: Coding, what: Arc<str>) -> ChunkStream {
-    if coding != Coding::Deflate {
-        return decode_with(body, coding, false, what);
-    }
-    // Only the first two bytes tell zlib from raw deflate.
+    // Only the first two bytes tell zlib from raw deflate; one tells an empty body.
+    let needed = if coding == Coding::Deflate { 2 } else { 1 };
     let decided = async move {
-        match peek(body, 2).await {
+        match peek(body, needed).await {
+            Ok((prefix, _)) if prefix.is_empty() => Box::pin(stream::empty()) as ChunkStream,
             Ok((prefix, body)) => decode_with(body, coding, is_zlib_header(&prefix), what),
-            Err(err) => Box::pin(stream::once(async move { Err(err) })) as ChunkStream,
+            Err(err) => Box::pin(stream::once(async move { Err(err) })),
         }
     };
     Box::pin(stream::once(decided).flatten())

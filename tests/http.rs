@@ -537,3 +537,39 @@ async fn a_request_with_an_unusable_host_header_gets_a_400() {
         );
     }
 }
+
+#[tokio::test]
+async fn head_requests_get_the_length_but_no_body_over_h1_and_h2() {
+    let engine = MockEngine::new(|request: Request| async move {
+        if request.url().path() == "/full" {
+            return Ok(respond_ok("full"));
+        }
+        let chunks =
+            futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from("streamed"))]);
+        Ok(Response::new(StatusCode::OK)
+            .with_header("content-length", "8")
+            .with_body(Body::from_stream(chunks)))
+    });
+    let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
+    for h2 in [false, true] {
+        let mut builder = HyperEngine::builder().native_roots(false);
+        if h2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = Client::builder()
+            .engine(builder.build().unwrap())
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            let response = client.head(server.url("/")).send().await.unwrap();
+            assert_eq!(response.status(), 200, "h2: {h2}");
+            assert_eq!(response.headers()["content-length"], "8", "h2: {h2}");
+            assert_eq!(response.bytes().await.unwrap(), "", "h2: {h2}");
+        }
+        let response = client.head(server.url("/full")).send().await.unwrap();
+        assert_eq!(response.headers()["content-length"], "4", "h2: {h2}");
+        assert_eq!(response.bytes().await.unwrap(), "", "h2: {h2}");
+        let response = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "streamed", "h2: {h2}");
+    }
+}

@@ -289,10 +289,11 @@ async fn handle(
         return upgrade(shared, request, on_upgrade).await;
     }
 
+    let head = request.method() == http::Method::HEAD;
     let body_name = name.clone();
     *request.body_mut() = from_http_body(body, move |err| classify(&err, &body_name, false));
     match shared.engine.execute(request).await {
-        Ok(response) => Ok(to_wire(response, version)),
+        Ok(response) => Ok(to_wire(response, version, head)),
         Err(err) => error_response(err),
     }
 }
@@ -367,7 +368,23 @@ fn is_hop_by_hop(name: &header::HeaderName) -> bool {
     )
 }
 
-fn to_wire(response: Response, version: http::Version) -> hyper::Response<Body> {
+/// The response for hyper to write, in the request's version. An answer to
+/// `HEAD` keeps its length but, over HTTP/2, loses its body: hyper's HTTP/1
+/// writer leaves a `HEAD` body out itself, its HTTP/2 one sends it as DATA,
+/// which clients reject as a protocol error.
+fn to_wire(mut response: Response, version: http::Version, head: bool) -> hyper::Response<Body> {
+    if head && version == http::Version::HTTP_2 {
+        if let Some(length) = response.body().len() {
+            if !response.headers().contains_key(header::CONTENT_LENGTH) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            }
+        }
+        // An empty stream, not an empty body: hyper would write an empty
+        // body's `content-length: 0` over the real one.
+        *response.body_mut() = Body::from_chunk_stream(Box::pin(futures_util::stream::empty()));
+    }
     let mut response: hyper::Response<Body> = response.into();
     *response.version_mut() = version;
     let hop: Vec<_> = response

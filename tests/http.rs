@@ -573,3 +573,22 @@ async fn head_requests_get_the_length_but_no_body_over_h1_and_h2() {
         assert_eq!(response.text().await.unwrap(), "streamed", "h2: {h2}");
     }
 }
+
+#[tokio::test]
+async fn a_reset_over_http2_is_a_connection_reset() {
+    let engine = MockEngine::new(|request| async move {
+        Err(wiretape::Error::reset(
+            request.to_string(),
+            "scripted reset",
+        ))
+    });
+    let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
+    let engine = HyperEngine::builder()
+        .native_roots(false)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let client = Client::builder().engine(engine).build().unwrap();
+    let err = client.get(server.url("/reset")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+}

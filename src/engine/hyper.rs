@@ -559,6 +559,16 @@ pub(crate) fn classify(error: &(dyn StdError + 'static), request: &str, connecti
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return tls_error(tls, request);
         }
+        if let Some(h2_err) = err.downcast_ref::<h2::Error>() {
+            if let Some(io) = h2_err.get_io() {
+                return classify_io(io, request, connecting);
+            }
+            // The server reset the stream (RST_STREAM) or is closing the
+            // connection (GOAWAY): what a dropped connection is over HTTP/1.
+            if h2_err.is_reset() || h2_err.is_go_away() {
+                return Error::reset(request, h2_err.to_string());
+            }
+        }
         if let Some(hyper_err) = err.downcast_ref::<hyper::Error>() {
             if hyper_err.is_incomplete_message() {
                 return Error::reset(

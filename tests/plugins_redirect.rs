@@ -220,3 +220,29 @@ async fn a_redirected_response_from_an_engine_that_sets_no_url_reports_the_final
     let response = client.get("/new").send().await.unwrap();
     assert_eq!(response.url().as_str(), "http://site.test/new");
 }
+
+#[tokio::test]
+async fn a_307_that_cannot_be_followed_still_reports_its_url() {
+    use wiretape::mock::Route;
+    use wiretape::mock::Router;
+    use wiretape::mock::matchers::path;
+    use wiretape::mock::responders::status;
+
+    // A streamed body cannot be sent again: the 307 itself is the answer,
+    // and the router leaves its URL to the client.
+    let router = Router::new();
+    router.mock(
+        Route::given(path("/upload")).respond_with(status(307).with_header("location", "/next")),
+    );
+    let client = Client::builder().engine(router).build().unwrap();
+    let chunks =
+        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(wiretape::Bytes::from("once"))]);
+    let response = client
+        .post("http://site.test/upload")
+        .body(wiretape::Body::from_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 307);
+    assert_eq!(response.url().as_str(), "http://site.test/upload");
+}

@@ -128,9 +128,11 @@ impl Redirect {
                     head.url()
                 )));
             }
-            match next_request(head, body, response.status(), target) {
-                Some(request) => current = request,
-                None => return Ok(response),
+            let becomes_get = becomes_get(head.method(), response.status());
+            match body {
+                // The body must be resent but was a stream: this is the answer.
+                None if !becomes_get => return Ok(answered_by(response, head)),
+                body => current = next_request(head, body, becomes_get, target),
             }
         }
     }
@@ -165,16 +167,15 @@ fn location(request: &Request, response: &Response) -> Result<Option<Url>> {
     Ok(Some(target))
 }
 
-/// The request for the next hop, or `None` when it cannot be made (the body
-/// must be resent but was a stream).
-fn next_request(
-    mut head: Request,
-    body: Option<Body>,
-    status: StatusCode,
-    target: Url,
-) -> Option<Request> {
-    let becomes_get = status == StatusCode::SEE_OTHER && head.method() != Method::HEAD
-        || matches!(status.as_u16(), 301 | 302) && head.method() == Method::POST;
+/// Whether a `status` redirect turns a `method` request into a `GET`
+/// without a body.
+fn becomes_get(method: &Method, status: StatusCode) -> bool {
+    status == StatusCode::SEE_OTHER && method != Method::HEAD
+        || matches!(status.as_u16(), 301 | 302) && method == Method::POST
+}
+
+/// The request for the next hop; `body` is resent unless it `becomes_get`.
+fn next_request(mut head: Request, body: Option<Body>, becomes_get: bool, target: Url) -> Request {
     if becomes_get {
         *head.method_mut() = Method::GET;
         for name in [
@@ -185,8 +186,8 @@ fn next_request(
         ] {
             head.headers_mut().remove(name);
         }
-    } else {
-        *head.body_mut() = body?;
+    } else if let Some(body) = body {
+        *head.body_mut() = body;
     }
     if head.url().origin() != target.origin() {
         for name in [
@@ -199,7 +200,7 @@ fn next_request(
     }
     head.headers_mut().remove(header::HOST);
     *head.url_mut() = target;
-    Some(head)
+    head
 }
 
 /// The response, with the URL of the hop that answered it when the engine did

@@ -196,3 +196,45 @@ async fn a_hit_after_a_redirect_keeps_the_final_url() {
     assert_eq!(hit.url().as_str(), "http://doc.test/v3");
     assert_eq!(engine.request_history().len(), 2);
 }
+
+/// Serves an ETag'd document with `first` as its cache-control, and answers
+/// revalidations with a 304 carrying the `renewed` cache-control lines.
+fn renewed_by_304(first: &'static str, renewed: &'static [&'static str]) -> MockEngine {
+    MockEngine::new(move |request: Request| async move {
+        if request.header_str("if-none-match") == Some("\"v1\"") {
+            let mut response = respond("", StatusCode::NOT_MODIFIED, HeaderMap::new());
+            for line in renewed {
+                response = response.with_header("cache-control", *line);
+            }
+            return Ok(response);
+        }
+        Ok(respond_ok("document")
+            .with_header("cache-control", first)
+            .with_header("etag", "\"v1\""))
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_304_renews_freshness_from_all_its_cache_control_lines() {
+    for (first, renewed) in [
+        ("max-age=0", &["max-age=60", "private"][..]),
+        ("no-cache", &["max-age=60"][..]),
+    ] {
+        let engine = renewed_by_304(first, renewed);
+        let client = caching(&engine);
+        let url = "http://api.test/doc";
+        assert_eq!(get(&client, url).await.0, Some(CacheStatus::Miss));
+        assert_eq!(
+            get(&client, url).await,
+            (Some(CacheStatus::Revalidated), "document".to_string())
+        );
+        // The 304 said: fresh for 60 s.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(
+            get(&client, url).await,
+            (Some(CacheStatus::Hit), "document".to_string()),
+            "{first} renewed by {renewed:?}"
+        );
+        assert_eq!(engine.request_history().len(), 2, "{first}");
+    }
+}

@@ -216,8 +216,10 @@ impl Cache {
         if let Some(mut entry) = stored {
             if response.status() == StatusCode::NOT_MODIFIED {
                 // The 304 updates the stored head, but not what describes
-                // the stored body.
-                for (name, value) in response.headers() {
+                // the stored body. A header it sends replaces every stored
+                // value of that name with all of its own (two Cache-Control
+                // lines are both kept).
+                for name in response.headers().keys() {
                     if ![
                         header::CONTENT_LENGTH,
                         header::CONTENT_ENCODING,
@@ -225,7 +227,10 @@ impl Cache {
                     ]
                     .contains(name)
                     {
-                        entry.headers.insert(name.clone(), value.clone());
+                        entry.headers.remove(name);
+                        for value in response.headers().get_all(name) {
+                            entry.headers.append(name.clone(), value.clone());
+                        }
                     }
                 }
                 entry.restamp();
@@ -330,9 +335,12 @@ impl Entry {
         }
     }
 
+    /// Starts the entry's freshness again from its (updated) head.
     fn restamp(&mut self) {
+        let directives = Directives::of(&self.headers);
         self.stored = Instant::now();
-        self.fresh_for = freshness(&self.headers, &Directives::of(&self.headers));
+        self.fresh_for = freshness(&self.headers, &directives);
+        self.no_cache = directives.no_cache;
     }
 
     fn response(&self, status: CacheStatus) -> Response {

@@ -592,3 +592,38 @@ async fn a_reset_over_http2_is_a_connection_reset() {
     let err = client.get(server.url("/reset")).send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_response_still_streaming_after_the_grace_period() {
+    let engine = MockEngine::new(|_| async {
+        let endless = futures_util::stream::unfold(0u64, |n| async move {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(format!("event {n}\n"))),
+                n + 1,
+            ))
+        });
+        Ok(Response::new(StatusCode::OK).with_body(Body::from_stream(endless)))
+    });
+    let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
+    let mut response = plain_client()
+        .get(server.url("/events"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.chunk().await.unwrap().is_some());
+
+    server.shutdown().await;
+    // The server is gone: the stream ends (cut off) instead of going on.
+    let mut ended = false;
+    for _ in 0..1000 {
+        match response.chunk().await {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    assert!(ended, "the stream outlived the server");
+}

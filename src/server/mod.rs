@@ -27,7 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::task::TaskTracker;
@@ -191,8 +191,9 @@ impl ServerHandle {
     }
 
     /// Stops accepting, lets open connections finish their current exchange
-    /// (up to 5 seconds), closes open WebSockets with `1001 Going Away`, and
-    /// returns when the server is gone.
+    /// (up to 5 seconds, after which they are cut off), closes open
+    /// WebSockets with `1001 Going Away`, and returns when the server is
+    /// gone.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -222,8 +223,13 @@ async fn accept_loop(
         builder = builder.http1_only();
     }
     let acceptor = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    // The connections, so that those still open when the grace period ends
+    // can be cut off: the server is gone when shutdown returns.
+    let mut open = JoinSet::new();
     loop {
         let (tcp, _peer) = tokio::select! {
+            // Forget connections as they finish.
+            Some(_) = open.join_next(), if !open.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 // Out of file descriptors and the like: back off briefly rather than spin.
@@ -237,7 +243,7 @@ async fn accept_loop(
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        open.spawn(async move {
             let service = service_fn(move |request| handle(shared.clone(), request));
             match acceptor {
                 Some(acceptor) => {
@@ -264,6 +270,7 @@ async fn accept_loop(
         shared.sockets.wait().await;
     })
     .await;
+    open.shutdown().await;
 }
 
 async fn handle(

@@ -344,3 +344,31 @@ async fn a_connection_that_fails_mid_session_reports_1006() {
     );
     assert_eq!(socket.recv().await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_mock_peer_answers_pings_like_a_real_server() {
+    // Over the network tungstenite answers a ping with a pong by itself; an
+    // in-memory peer must too, or keep-alive logic cannot be tested on mocks.
+    // Served, the client gets one pong per ping, not tungstenite's and the
+    // peer's.
+    let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
+    let in_memory = Client::builder().engine(echo_engine()).build().unwrap();
+    for (client, url) in [
+        (in_memory, "ws://mock.test/".to_string()),
+        (plain_client(), server.ws_url("/")),
+    ] {
+        let mut socket = client.websocket(&url).await.unwrap();
+        socket.ping(Bytes::from_static(b"alive?")).await.unwrap();
+        assert_eq!(
+            socket.recv().await.unwrap(),
+            Some(Frame::Pong(Bytes::from_static(b"alive?"))),
+            "{url}"
+        );
+        socket.send_text("still echoing").await.unwrap();
+        assert_eq!(
+            socket.recv().await.unwrap(),
+            Some(Frame::text("still echoing")),
+            "{url}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod respond;
 pub mod router;
 
 pub use self::echo::echo;
+pub(crate) use self::engine::lock;
 pub use self::engine::{MockEngine, MockQueue, ResponseSnapshot};
 pub use self::respond::{
     respond, respond_bad_request, respond_error, respond_json, respond_json_with, respond_ok,

@@ -35,6 +35,7 @@ use url::Url;
 
 use crate::body::from_http_body;
 use crate::engine::{Engine, classify};
+use crate::mock::lock;
 use crate::ws::{CloseFrame, Frame, WsConfig, tungstenite as ws_bridge};
 use crate::{Body, Error, ErrorKind, Request, Response, Result};
 
@@ -482,8 +483,15 @@ async fn upgrade(
         )
         .await;
         let (mut client_sink, mut client_stream) = ws_bridge::into_frames(socket, name);
+        // tungstenite answers the client's pings itself; the engine sees them
+        // too and may answer as well (a mock's peer does). Those answers are
+        // dropped so that the client gets one pong per ping.
+        let answered = std::sync::Mutex::new(std::collections::VecDeque::new());
         let to_engine = async {
             while let Some(Ok(frame)) = client_stream.next().await {
+                if let Frame::Ping(payload) = &frame {
+                    lock(&answered).push_back(payload.clone());
+                }
                 if engine_sink.send(frame).await.is_err() {
                     break;
                 }
@@ -492,6 +500,13 @@ async fn upgrade(
         };
         let to_client = async {
             while let Some(Ok(frame)) = engine_stream.next().await {
+                if let Frame::Pong(payload) = &frame {
+                    let mut answered = lock(&answered);
+                    if answered.front() == Some(payload) {
+                        answered.pop_front();
+                        continue;
+                    }
+                }
                 let closing = matches!(frame, Frame::Close(_));
                 if client_sink.send(frame).await.is_err() || closing {
                     break;

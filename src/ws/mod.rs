@@ -287,8 +287,18 @@ pub struct WsPeer {
 
 impl WsPeer {
     /// The next frame from the client; `None` once the client is gone.
+    ///
+    /// A ping is answered with a pong of the same payload, as a real
+    /// server's WebSocket stack does, and still returned so the script sees
+    /// it.
     pub async fn recv(&mut self) -> Option<Frame> {
-        self.incoming.next().await
+        let frame = self.incoming.next().await?;
+        if let Frame::Ping(payload) = &frame {
+            // Best effort, never blocking the script: a client that pings
+            // without reading may lose pongs, as over a full socket.
+            let _ = self.outgoing.try_send(Ok(Frame::Pong(payload.clone())));
+        }
+        Some(frame)
     }
 
     /// Sends a frame to the client.

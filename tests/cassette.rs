@@ -593,6 +593,70 @@ async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_repl
     );
 }
 
+#[tokio::test]
+async fn a_json_path_secret_written_with_escapes_never_reaches_disk() {
+    // PHP's json_encode escapes `/` by default, and many encoders write
+    // non-ASCII as `\uXXXX`: the token's bytes differ from its canonical
+    // JSON string, but it is the same secret.
+    for (body, secret) in [
+        (
+            r#"{"access_token":"at\/XYZ789+/=","expires_in":3600}"#,
+            "XYZ789",
+        ),
+        (
+            r#"{"access_token":"caf\u00e9-XYZ789","expires_in":3600}"#,
+            "XYZ789",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("escaped.yaml");
+        let engine = MockEngine::new(move |_| async move {
+            Ok(respond_ok(body).with_header("content-type", "application/json"))
+        });
+        let cassette = builder(&path)
+            .mode(Mode::Record)
+            .filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+            .build(engine)
+            .unwrap();
+        let client = Client::builder().engine(cassette.clone()).build().unwrap();
+        assert_eq!(
+            support::text(client.post("http://api.test/token")).await,
+            body
+        );
+        cassette.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+        assert!(text.contains("<ACCESS_TOKEN>"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn several_json_paths_over_numbers_all_stay_hidden() {
+    // A path that selects a number re-encodes the body; the next one must
+    // not undo it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.yaml");
+    let body = r#"{"card":{"number":4242424242424242,"cvc":987},"ok":true}"#;
+    let engine = MockEngine::new(move |_| async move { Ok(respond_ok(body)) });
+    let cassette = builder(&path)
+        .mode(Mode::Record)
+        .filter_json_path("$.card.number", "<CARD>")
+        .filter_json_path("$.card.cvc", "<CVC>")
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(
+        support::text(client.get("http://api.test/card")).await,
+        body
+    );
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["4242424242424242", "987"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    assert!(text.contains("<CARD>") && text.contains("<CVC>"), "{text}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timing() {
     let dir = tempfile::tempdir().unwrap();

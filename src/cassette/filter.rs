@@ -137,11 +137,11 @@ impl Filters {
         let text = std::str::from_utf8(body).ok()?;
         let mut text = text.to_string();
         let mut changed = false;
-        if !self.json_paths.is_empty() {
+        for (path, placeholder) in &self.json_paths {
+            // Parsed anew for each path, so that a path which re-encodes the
+            // body keeps what the paths before it replaced.
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
-                for (path, placeholder) in &self.json_paths {
-                    changed |= replace_json_values(&mut text, &json, path, placeholder);
-                }
+                changed |= replace_json_values(&mut text, &json, path, placeholder);
             }
         }
         for (regex, placeholder) in &self.body_regexes {
@@ -208,7 +208,8 @@ fn replace_regex(text: &str, regex: &Regex, placeholder: &str) -> Option<String>
 
 /// Replaces, in the JSON `text`, the values `path` selects in its parse
 /// `json`. Strings are replaced where they occur, so the body keeps its
-/// formatting; when a selected value is not a string, the body is
+/// formatting; when a selected value is not a string, or is not written the
+/// way `serde_json` writes it (`\/`, `\u00e9` escapes), the body is
 /// re-encoded with the placeholder in its place.
 fn replace_json_values(
     text: &mut String,
@@ -222,11 +223,21 @@ fn replace_json_values(
     }
     let quoted_placeholder = serde_json::Value::from(placeholder).to_string();
     if selected.iter().all(|v| v.is_string()) {
-        for value in selected {
-            let quoted = value.to_string();
-            *text = text.replace(&quoted, &quoted_placeholder);
+        let mut replaced = text.clone();
+        for value in &selected {
+            replaced = replaced.replace(&value.to_string(), &quoted_placeholder);
         }
-        return true;
+        // Only if every selected value is now the placeholder: a value
+        // written with other escapes than serde_json's is not found above.
+        let hidden = serde_json::from_str::<serde_json::Value>(&replaced).is_ok_and(|after| {
+            path.select(&after)
+                .iter()
+                .all(|v| v.as_str() == Some(placeholder))
+        });
+        if hidden {
+            *text = replaced;
+            return true;
+        }
     }
     let mut copy = json.clone();
     path.replace(&mut copy, &serde_json::Value::from(placeholder));

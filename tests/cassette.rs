@@ -657,6 +657,51 @@ async fn several_json_paths_over_numbers_all_stay_hidden() {
     assert!(text.contains("<CARD>") && text.contains("<CVC>"), "{text}");
 }
 
+#[tokio::test]
+async fn a_secret_in_a_streamed_body_never_reaches_disk_whatever_the_chunk_boundaries() {
+    // A chunked response (no Content-Length) arrives in pieces that need not
+    // follow the JSON's structure: the token is split over two chunks.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed-secret.yaml");
+    let engine = MockEngine::new(|_| async {
+        let pieces = [
+            "{\"access_token\":\"at-XY",
+            "Z789\",\"password\":\"hun",
+            "ter22\"}",
+        ];
+        let chunks = futures_util::stream::iter(
+            pieces.map(|p| Ok::<_, std::io::Error>(Bytes::from_static(p.as_bytes()))),
+        );
+        Ok(Response::new(StatusCode::OK)
+            .with_header("content-type", "application/json")
+            .with_body(Body::from_stream(chunks)))
+    });
+    let configure = |b: CassetteBuilder| {
+        b.filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+            .filter_sensitive_data("<PASSWORD>", "hunter22")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    let live = support::text(client.get("http://api.test/token")).await;
+    assert_eq!(
+        live,
+        r#"{"access_token":"at-XYZ789","password":"hunter22"}"#
+    );
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["XYZ789", "at-XY", "hunter22", "ter22"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(
+        support::text(client.get("http://api.test/token")).await,
+        r#"{"access_token":"<ACCESS_TOKEN>","password":"hunter22"}"#,
+        "the sensitive value is restored on replay; the token is not recoverable"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timing() {
     let dir = tempfile::tempdir().unwrap();

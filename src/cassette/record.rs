@@ -115,20 +115,7 @@ impl Recording {
         let failed = pieces.iter().any(|(_, piece)| piece.is_err());
         let streamed = pieces.len() > 1 && !headers.contains_key(header::CONTENT_LENGTH);
         let body = if failed || streamed {
-            let chunks = pieces
-                .into_iter()
-                .map(|(at_ms, piece)| Chunk {
-                    at_ms,
-                    data: match piece {
-                        Ok(bytes) => {
-                            let filtered = self.filters.body(&bytes);
-                            ChunkData::from_bytes(filtered.as_deref().unwrap_or(&bytes))
-                        }
-                        Err(error) => ChunkData::Error(error),
-                    },
-                })
-                .collect();
-            Some(BodyForm::Chunks(chunks))
+            Some(BodyForm::Chunks(filtered_chunks(&self.filters, pieces)))
         } else {
             let mut bytes: Vec<u8> = Vec::new();
             for (_, piece) in pieces {
@@ -151,6 +138,43 @@ impl Recording {
             latency_ms: Some(self.latency_ms),
         }
     }
+}
+
+/// The chunks of a streamed body after filters. Each chunk is filtered on
+/// its own, which keeps the recorded boundaries; when the joined result
+/// still shows something a filter hides (a secret split over two chunks, a
+/// JSON document spread over several), the data is filtered whole and kept
+/// as one chunk at the time the last one arrived: no secret reaches disk
+/// because of where the network cut the body.
+fn filtered_chunks(filters: &Filters, pieces: Vec<Piece>) -> Vec<Chunk> {
+    let mut chunks: Vec<Chunk> = Vec::with_capacity(pieces.len());
+    let mut joined: Vec<u8> = Vec::new();
+    let mut last_data_ms = 0;
+    for (at_ms, piece) in pieces {
+        let data = match piece {
+            Ok(bytes) => {
+                let filtered = filters.body(&bytes).map(Bytes::from).unwrap_or(bytes);
+                joined.extend_from_slice(&filtered);
+                last_data_ms = at_ms;
+                ChunkData::from_bytes(&filtered)
+            }
+            Err(error) => ChunkData::Error(error),
+        };
+        chunks.push(Chunk { at_ms, data });
+    }
+    let Some(whole) = filters.body(&joined).filter(|whole| *whole != joined) else {
+        return chunks;
+    };
+    let mut merged = vec![Chunk {
+        at_ms: last_data_ms,
+        data: ChunkData::from_bytes(&whole),
+    }];
+    merged.extend(
+        chunks
+            .into_iter()
+            .filter(|chunk| matches!(chunk.data, ChunkData::Error(_))),
+    );
+    merged
 }
 
 /// Decodes a gzip or deflate body and drops `Content-Encoding` (fixing

@@ -980,6 +980,36 @@ async fn hand_written_cassettes_replay_requests_built_by_hand() {
     assert_eq!(response.text().await.unwrap(), "{\"users\":[\"Ada\"]}");
 }
 
+#[tokio::test]
+async fn query_values_match_however_they_are_percent_encoded() {
+    // A browser (HAR) or another tool writes a space as `%20` and may
+    // escape what needs no escape; a Rust client writes `+`. Same query.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("encoded.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ninteractions:\n  - request: {method: GET, uri: 'http://api.test/search?q=caf%C3%A9%20au%20lait&tag=%41%2Bb&page=2', headers: {}}\n    response: {status: 200, headers: {}, body: {text: found}}\n",
+    )
+    .unwrap();
+    let client = player(builder(&path).mode(Mode::Replay));
+    let found = client
+        .get("http://api.test/search")
+        .query(&[("page", "2"), ("tag", "A+b"), ("q", "café au lait")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.text().await.unwrap(), "found");
+
+    // A different value still misses: `+` is a space, `%2B` a plus.
+    let client = player(builder(&path).mode(Mode::Replay));
+    let err = client
+        .get("http://api.test/search?q=caf%C3%A9+au+lait&tag=A+b&page=2")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CassetteMiss, "{err}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_request_the_client_gave_up_on_replays_as_a_timeout() {
     let dir = tempfile::tempdir().unwrap();

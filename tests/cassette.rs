@@ -821,6 +821,78 @@ async fn compressed_bodies_are_exact_by_default_and_decoded_on_request() {
     }
 }
 
+/// A gzip response as servers send it when they compress on the fly:
+/// chunked, no Content-Length.
+fn chunked_gzip(body: &'static [u8]) -> MockEngine {
+    MockEngine::new(move |_| async move {
+        let zipped = gzip(body);
+        let (a, b) = zipped.split_at(zipped.len() / 2);
+        let pieces = [Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)];
+        let chunks = futures_util::stream::iter(pieces.map(Ok::<_, std::io::Error>));
+        Ok(Response::new(StatusCode::OK)
+            .with_header("content-type", "application/json")
+            .with_header("content-encoding", "gzip")
+            .with_body(Body::from_stream(chunks)))
+    })
+}
+
+#[tokio::test]
+async fn a_chunked_gzip_body_is_stored_decoded_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chunked-gzip.yaml");
+    let cassette = builder(&path)
+        .mode(Mode::Record)
+        .decode_compressed(true)
+        .build(chunked_gzip(b"{\"greeting\":\"compressed hello\"}"))
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    support::bytes(client.get("http://api.test/gzip")).await;
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("greeting: compressed hello"), "{text}");
+    assert!(!text.contains("content-encoding"), "{text}");
+    let replayed = player(builder(&path))
+        .get("http://api.test/gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(replayed.headers().get("content-encoding").is_none());
+    assert_eq!(
+        replayed.bytes().await.unwrap(),
+        "{\"greeting\":\"compressed hello\"}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_in_a_compressed_body_never_reaches_disk() {
+    // Filters cannot see into gzip bytes: a filtered compressed body is
+    // stored decoded (without Content-Encoding), with the secret replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gzip-secret.yaml");
+    let configure = |b: CassetteBuilder| b.filter_json_path("$.access_token", "<ACCESS_TOKEN>");
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(chunked_gzip(b"{\"access_token\":\"at-XYZ789\"}"))
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    let live = support::bytes(client.get("http://api.test/token")).await;
+    assert_eq!(live, gzip(b"{\"access_token\":\"at-XYZ789\"}"));
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("access_token: <ACCESS_TOKEN>"), "{text}");
+    let replayed = player(configure(builder(&path)))
+        .get("http://api.test/token")
+        .send()
+        .await
+        .unwrap();
+    assert!(replayed.headers().get("content-encoding").is_none());
+    assert_eq!(
+        replayed.bytes().await.unwrap(),
+        "{\"access_token\":\"<ACCESS_TOKEN>\"}"
+    );
+}
+
 #[tokio::test]
 async fn unused_interactions_are_reported_and_can_be_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -128,10 +128,15 @@ impl Filters {
         }
     }
 
+    /// Whether any filter looks into bodies.
+    pub(crate) fn filters_bodies(&self) -> bool {
+        !(self.body_regexes.is_empty() && self.json_paths.is_empty() && self.secrets.is_empty())
+    }
+
     /// The body with regex matches, JSON-path values and secrets replaced;
     /// the input unchanged when nothing applies (binary bodies, say).
     pub(crate) fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
-        if self.body_regexes.is_empty() && self.json_paths.is_empty() && self.secrets.is_empty() {
+        if !self.filters_bodies() {
             return None;
         }
         let text = std::str::from_utf8(body).ok()?;

@@ -110,11 +110,19 @@ struct Recording {
 type Piece = (u64, std::result::Result<Bytes, RecordedError>);
 
 impl Recording {
-    fn finish(self, pieces: Vec<Piece>) -> RecordedResponse {
-        let mut headers = self.headers;
+    fn finish(mut self, pieces: Vec<Piece>) -> RecordedResponse {
+        let mut headers = std::mem::take(&mut self.headers);
         let failed = pieces.iter().any(|(_, piece)| piece.is_err());
         let streamed = pieces.len() > 1 && !headers.contains_key(header::CONTENT_LENGTH);
-        let body = if failed || streamed {
+        let decoded = if failed {
+            None
+        } else {
+            self.decoded(&mut headers, &pieces)
+        };
+        let body = if let Some(bytes) = decoded {
+            let bytes = self.filters.body(&bytes).unwrap_or(bytes);
+            BodyForm::from_bytes(&bytes)
+        } else if failed || streamed {
             Some(BodyForm::Chunks(filtered_chunks(&self.filters, pieces)))
         } else {
             let mut bytes: Vec<u8> = Vec::new();
@@ -122,9 +130,6 @@ impl Recording {
                 if let Ok(chunk) = piece {
                     bytes.extend_from_slice(&chunk);
                 }
-            }
-            if self.options.decode_compressed {
-                bytes = decode_in_place(&mut headers, bytes);
             }
             let bytes = self.filters.body(&bytes).unwrap_or(bytes);
             BodyForm::from_bytes(&bytes)
@@ -177,35 +182,58 @@ fn filtered_chunks(filters: &Filters, pieces: Vec<Piece>) -> Vec<Chunk> {
     merged
 }
 
-/// Decodes a gzip or deflate body and drops `Content-Encoding` (fixing
-/// `Content-Length`); an unknown encoding or a body that does not decode is
-/// kept as it is.
-fn decode_in_place(headers: &mut HeaderMap, bytes: Vec<u8>) -> Vec<u8> {
-    let Some(encoding) = headers
+impl Recording {
+    /// The whole body decoded, when it is gzip or deflate and is to be
+    /// stored decoded: on request ([`RecordOptions::decode_compressed`]), or
+    /// because a filter hides something in it (filters cannot see into
+    /// compressed bytes, and a secret must not reach disk). Drops
+    /// `Content-Encoding` then (fixing `Content-Length`). Streamed chunks
+    /// are joined: compressed boundaries say nothing about decoded ones.
+    fn decoded(&self, headers: &mut HeaderMap, pieces: &[Piece]) -> Option<Vec<u8>> {
+        if !self.options.decode_compressed && !self.filters.filters_bodies() {
+            return None;
+        }
+        let mut joined: Vec<u8> = Vec::new();
+        for (_, piece) in pieces {
+            if let Ok(chunk) = piece {
+                joined.extend_from_slice(chunk);
+            }
+        }
+        let decoded = decode(headers, &joined)?;
+        let wanted = self.options.decode_compressed
+            || self
+                .filters
+                .body(&decoded)
+                .is_some_and(|filtered| filtered != decoded);
+        if !wanted {
+            return None;
+        }
+        headers.remove(header::CONTENT_ENCODING);
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            headers.insert(header::CONTENT_LENGTH, decoded.len().into());
+        }
+        Some(decoded)
+    }
+}
+
+/// A gzip or deflate body decoded; `None` for another encoding, none, or a
+/// body that does not decode.
+fn decode(headers: &HeaderMap, bytes: &[u8]) -> Option<Vec<u8>> {
+    let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase())
-    else {
-        return bytes;
-    };
+        .map(|v| v.trim().to_ascii_lowercase())?;
     let mut decoded = Vec::new();
     let ok = match encoding.as_str() {
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&bytes[..])
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut decoded)
             .is_ok(),
-        "deflate" => flate2::read::ZlibDecoder::new(&bytes[..])
+        "deflate" => flate2::read::ZlibDecoder::new(bytes)
             .read_to_end(&mut decoded)
             .is_ok(),
         _ => false,
     };
-    if !ok {
-        return bytes;
-    }
-    headers.remove(header::CONTENT_ENCODING);
-    if headers.contains_key(header::CONTENT_LENGTH) {
-        headers.insert(header::CONTENT_LENGTH, decoded.len().into());
-    }
-    decoded
+    ok.then_some(decoded)
 }
 
 /// Passes chunks through as they arrive and keeps them, with their offsets

@@ -594,6 +594,50 @@ async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_repl
 }
 
 #[tokio::test]
+async fn sensitive_data_is_hidden_in_query_strings_and_forms_too() {
+    // A query parameter or a form field carries the value percent-encoded
+    // (`@` as `%40`, a space as `+`): the same secret, written differently.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("encoded-secret.yaml");
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("ok")) });
+    let configure = |b: CassetteBuilder| {
+        b.filter_sensitive_data("<EMAIL>", "ada@example.com")
+            .filter_sensitive_data("<PASS>", "correct horse/battery")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let login = |client: Client| async move {
+        client
+            .post("http://api.test/login")
+            .query(&[("email", "ada@example.com")])
+            .form(&[
+                ("user", "ada@example.com"),
+                ("password", "correct horse/battery"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(login(client).await, "ok");
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["ada%40example.com", "ada@example.com", "horse", "battery"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(
+        login(client).await,
+        "ok",
+        "the filtered request still matches"
+    );
+}
+
+#[tokio::test]
 async fn a_json_path_secret_written_with_escapes_never_reaches_disk() {
     // PHP's json_encode escapes `/` by default, and many encoders write
     // non-ASCII as `\uXXXX`: the token's bytes differ from its canonical

@@ -100,8 +100,9 @@ impl CassetteBuilder {
         self
     }
 
-    /// Replaces `value` wherever it appears (URLs, headers, text bodies) by
-    /// `placeholder` when recording, and the placeholder in recorded
+    /// Replaces `value` wherever it appears (URLs, headers, text bodies),
+    /// also percent-encoded as in a query or form and escaped as in a JSON
+    /// string, by `placeholder` when recording, and the placeholder in recorded
     /// responses by `value` when replaying (VCR's `filter_sensitive_data`).
     pub fn filter_sensitive_data(mut self, placeholder: &str, value: &str) -> Self {
         self.filters.sensitive(placeholder, value);

@@ -37,6 +37,9 @@ pub(crate) struct Filters {
     body_regexes: Vec<(Regex, String)>,
     json_paths: Vec<(JsonPath, String)>,
     secrets: Vec<(String, String)>,
+    /// Each secret as it may be written (as is, percent-encoded in a URL or
+    /// form, escaped in JSON), with its placeholder: what recording hides.
+    hidden: Vec<(String, String)>,
 }
 
 impl Default for Filters {
@@ -50,6 +53,7 @@ impl Default for Filters {
             body_regexes: Vec::new(),
             json_paths: Vec::new(),
             secrets: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 }
@@ -79,9 +83,27 @@ impl Filters {
     }
 
     pub(crate) fn sensitive(&mut self, placeholder: &str, value: &str) {
-        if !value.is_empty() {
-            self.secrets
-                .push((value.to_string(), placeholder.to_string()));
+        if value.is_empty() {
+            return;
+        }
+        self.secrets
+            .push((value.to_string(), placeholder.to_string()));
+        let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let json = serde_json::Value::from(value).to_string();
+        let variants = [
+            value.to_string(),
+            // A query or form value (`@` as `%40`, a space as `+`), and a
+            // space written `%20` as browsers' encodeURIComponent does.
+            form.replace('+', "%20"),
+            form,
+            // A JSON string escapes quotes, backslashes and control
+            // characters.
+            json[1..json.len() - 1].to_string(),
+        ];
+        for variant in variants {
+            if !self.hidden.iter().any(|(known, _)| *known == variant) {
+                self.hidden.push((variant, placeholder.to_string()));
+            }
         }
     }
 
@@ -178,7 +200,7 @@ impl Filters {
 
     fn hide_secrets(&self, text: &mut String) -> bool {
         let mut changed = false;
-        for (value, placeholder) in &self.secrets {
+        for (value, placeholder) in &self.hidden {
             if text.contains(value.as_str()) {
                 *text = text.replace(value.as_str(), placeholder);
                 changed = true;

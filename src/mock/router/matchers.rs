@@ -201,7 +201,9 @@ pub fn method(method: impl AsRef<str>) -> Matcher {
 /// The path: exact (`/users`), or a template whose `{name}` segments match
 /// any one segment and whose trailing `{*name}` matches the rest
 /// (`/users/{id}`, `/files/{*rest}`). Captures reach responders through
-/// [`Params`](super::responders::Params). The path is compared percent-encoded, as sent.
+/// [`Params`](super::responders::Params). The path is compared percent-encoded, as sent;
+/// what the template writes raw that a client must encode (`/files/my report`,
+/// `/search/café`) is encoded first, so it matches what the client sends.
 pub fn path(template: impl AsRef<str>) -> Matcher {
     let text = template.as_ref();
     let description = format!("path is {text}");

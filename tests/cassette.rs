@@ -1077,6 +1077,20 @@ fn cassette_paths_resolve_under_the_manifest_dir() {
     assert!(path.starts_with(env!("CARGO_MANIFEST_DIR")));
 }
 
+#[test]
+fn a_cassette_name_with_a_dot_keeps_it() {
+    // `set_extension` would turn both into `cassettes/api.yaml`.
+    let v1 = wiretape::cassette::path_in("/repo", "api.v1");
+    let v2 = wiretape::cassette::path_in("/repo", "api.v2");
+    assert_eq!(v1, Path::new("/repo/cassettes/api.v1.yaml"));
+    assert_eq!(v2, Path::new("/repo/cassettes/api.v2.yaml"));
+    assert_eq!(
+        wiretape::cassette::path_in("/repo", "users::list.yaml"),
+        Path::new("/repo/cassettes/users/list.yaml"),
+        "a name that already ends in .yaml is kept"
+    );
+}
+
 #[tokio::test]
 async fn hand_written_cassettes_replay_requests_built_by_hand() {
     let dir = tempfile::tempdir().unwrap();

@@ -594,6 +594,53 @@ async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_repl
 }
 
 #[tokio::test]
+async fn a_filtered_body_keeps_a_content_length_that_fits_it() {
+    // Served again (over `server::serve`, to another language), a length
+    // that does not fit the body breaks the HTTP framing.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("length.yaml");
+    let body = r#"{"access_token":"at-XYZ789-long-token","user":"ada@example.com"}"#;
+    let engine = MockEngine::new(move |_| async move {
+        Ok(respond_ok(body).with_header("content-length", body.len().to_string()))
+    });
+    let configure = |b: CassetteBuilder| {
+        b.filter_json_path("$.access_token", "<T>")
+            .filter_sensitive_data("<EMAIL>", "ada@example.com")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(support::text(client.get("http://api.test/me")).await, body);
+    cassette.finish().unwrap();
+
+    let tape = Tape::load(&path).unwrap();
+    let recorded = tape.interactions[0].response.as_ref().unwrap();
+    let stored = recorded.body.as_ref().unwrap().to_bytes().unwrap();
+    assert_eq!(
+        recorded.headers.get("content-length").unwrap(),
+        [stored.len().to_string()]
+    );
+
+    let replayed = player(configure(builder(&path).mode(Mode::Replay)))
+        .get("http://api.test/me")
+        .send()
+        .await
+        .unwrap();
+    let length: usize = replayed.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = replayed.bytes().await.unwrap();
+    assert_eq!(
+        bytes, r#"{"access_token":"<T>","user":"ada@example.com"}"#,
+        "the e-mail is restored"
+    );
+    assert_eq!(length, bytes.len());
+}
+
+#[tokio::test]
 async fn sensitive_data_is_hidden_in_query_strings_and_forms_too() {
     // A query parameter or a form field carries the value percent-encoded
     // (`@` as `%40`, a space as `+`): the same secret, written differently.

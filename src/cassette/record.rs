@@ -120,8 +120,7 @@ impl Recording {
             self.decoded(&mut headers, &pieces)
         };
         let body = if let Some(bytes) = decoded {
-            let bytes = self.filters.body(&bytes).unwrap_or(bytes);
-            BodyForm::from_bytes(&bytes)
+            self.whole(&mut headers, bytes)
         } else if failed || streamed {
             Some(BodyForm::Chunks(filtered_chunks(&self.filters, pieces)))
         } else {
@@ -131,8 +130,7 @@ impl Recording {
                     bytes.extend_from_slice(&chunk);
                 }
             }
-            let bytes = self.filters.body(&bytes).unwrap_or(bytes);
-            BodyForm::from_bytes(&bytes)
+            self.whole(&mut headers, bytes)
         };
         let mut headers = Headers::from_map(&headers);
         self.filters.headers(&mut headers);
@@ -183,6 +181,20 @@ fn filtered_chunks(filters: &Filters, pieces: Vec<Piece>) -> Vec<Chunk> {
 }
 
 impl Recording {
+    /// A whole body after filters; when they changed its length, a
+    /// `Content-Length` is made to fit it.
+    fn whole(&self, headers: &mut HeaderMap, bytes: Vec<u8>) -> Option<BodyForm> {
+        let bytes = match self.filters.body(&bytes) {
+            Some(filtered) if filtered.len() != bytes.len() => {
+                fit_content_length(headers, filtered.len());
+                filtered
+            }
+            Some(filtered) => filtered,
+            None => bytes,
+        };
+        BodyForm::from_bytes(&bytes)
+    }
+
     /// The whole body decoded, when it is gzip or deflate and is to be
     /// stored decoded: on request ([`RecordOptions::decode_compressed`]), or
     /// because a filter hides something in it (filters cannot see into
@@ -209,10 +221,15 @@ impl Recording {
             return None;
         }
         headers.remove(header::CONTENT_ENCODING);
-        if headers.contains_key(header::CONTENT_LENGTH) {
-            headers.insert(header::CONTENT_LENGTH, decoded.len().into());
-        }
+        fit_content_length(headers, decoded.len());
         Some(decoded)
+    }
+}
+
+/// Sets a `Content-Length` that is there to `len`.
+pub(crate) fn fit_content_length(headers: &mut HeaderMap, len: usize) {
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(header::CONTENT_LENGTH, len.into());
     }
 }
 

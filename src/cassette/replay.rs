@@ -214,7 +214,7 @@ pub(crate) fn replay(
                 });
             }
         }
-        let headers = headers
+        let mut headers = headers
             .to_map()
             .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
         let body = match &recorded.body {
@@ -235,11 +235,16 @@ pub(crate) fn replay(
                     .collect();
                 chunk_stream(items)
             }
-            Some(form) => Body::from(restored(
-                form.to_bytes()
-                    .map_err(|err| Error::invalid(format!("{request}: {err}")))?,
-                filters,
-            )),
+            Some(form) => {
+                let recorded = form
+                    .to_bytes()
+                    .map_err(|err| Error::invalid(format!("{request}: {err}")))?;
+                let bytes = restored(recorded.clone(), filters);
+                if bytes.len() != recorded.len() {
+                    super::record::fit_content_length(&mut headers, bytes.len());
+                }
+                Body::from(bytes)
+            }
         };
         let mut response = Response::new(status).with_body(body).with_url(url.clone());
         *response.headers_mut() = headers;

@@ -528,16 +528,49 @@ pub fn header_regex(name: impl AsRef<str>, pattern: &str) -> Matcher {
     }
 }
 
-/// `Authorization: Bearer <token>`.
+/// `Authorization: Bearer <token>`. Reports never show a token, only
+/// whether the request had a different one (a not-found report may be
+/// served to any client).
 pub fn bearer_token(token: impl AsRef<str>) -> Matcher {
-    let matcher = header("authorization", format!("Bearer {}", token.as_ref()));
-    Matcher {
-        inner: Arc::new(Renamed {
-            description: "authorization is the expected bearer token".into(),
-            inner: matcher.inner,
+    let wanted = format!("Bearer {}", token.as_ref());
+    let description = "authorization is the expected bearer token";
+    let expected = "authorization: Bearer <the expected token>";
+    let shown = wanted.clone();
+    Matcher::from(
+        Check::new(description.to_owned(), move |r| {
+            r.headers()
+                .get_all(http::header::AUTHORIZATION)
+                .iter()
+                .any(|v| v.as_bytes() == wanted.as_bytes())
+        })
+        .diffed(expected, move |r| {
+            masked_authorization(r, |scheme, credentials| {
+                let bearer = scheme.eq_ignore_ascii_case("bearer");
+                match (bearer, format!("Bearer {credentials}") == shown) {
+                    (true, true) => "Bearer <the expected token>".to_owned(),
+                    (true, false) => "Bearer <a different token>".to_owned(),
+                    (false, _) => format!("{scheme} <credentials>"),
+                }
+            })
         }),
-        ..matcher
+    )
+}
+
+/// The request's `Authorization` values as a report may show them: each
+/// value through `mask(scheme, credentials)`, never the credentials.
+fn masked_authorization(request: &Request, mask: impl Fn(&str, &str) -> String) -> String {
+    let values = header_values(request, &http::header::AUTHORIZATION);
+    if values.is_empty() {
+        return "(no authorization header)".to_owned();
     }
+    values
+        .iter()
+        .map(|value| {
+            let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+            format!("authorization: {}", mask(scheme, credentials.trim()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `Authorization: Basic …` with this user name and password. Reports
@@ -559,7 +592,7 @@ pub fn basic_auth(user: impl AsRef<str>, password: impl AsRef<str>) -> Matcher {
                 Some((have_user, _)) => format!("Basic {have_user}:<a different password>"),
                 None => "Basic credentials without a ':' between user and password".to_owned(),
             },
-            None => header_actual(http::header::AUTHORIZATION)(r),
+            None => masked_authorization(r, |scheme, _| format!("{scheme} <credentials>")),
         }),
     )
 }
@@ -574,24 +607,6 @@ fn basic_credentials(request: &Request) -> Option<String> {
         .decode(encoded.trim())
         .ok()?;
     String::from_utf8(bytes).ok()
-}
-
-/// A matcher under another description.
-struct Renamed {
-    description: String,
-    inner: Arc<dyn Match>,
-}
-
-impl Match for Renamed {
-    fn matches(&self, request: &Request) -> bool {
-        self.inner.matches(request)
-    }
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-    fn mismatch(&self, request: &Request) -> Option<Mismatch> {
-        self.inner.mismatch(request)
-    }
 }
 
 // ------------------------------------------------------------------------- body

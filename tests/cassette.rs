@@ -943,16 +943,19 @@ async fn a_chunked_gzip_body_is_stored_decoded_on_request() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("greeting: compressed hello"), "{text}");
     assert!(!text.contains("content-encoding"), "{text}");
-    let replayed = player(builder(&path))
-        .get("http://api.test/gzip")
-        .send()
-        .await
-        .unwrap();
+    assert_replays_decoded(
+        builder(&path),
+        "http://api.test/gzip",
+        "{\"greeting\":\"compressed hello\"}",
+    )
+    .await;
+}
+
+/// Replays `url` from the cassette `builder` opens: `body`, not encoded.
+async fn assert_replays_decoded(builder: CassetteBuilder, url: &str, body: &str) {
+    let replayed = player(builder).get(url).send().await.unwrap();
     assert!(replayed.headers().get("content-encoding").is_none());
-    assert_eq!(
-        replayed.bytes().await.unwrap(),
-        "{\"greeting\":\"compressed hello\"}"
-    );
+    assert_eq!(replayed.bytes().await.unwrap(), body);
 }
 
 #[tokio::test]
@@ -972,16 +975,12 @@ async fn a_secret_in_a_compressed_body_never_reaches_disk() {
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("access_token: <ACCESS_TOKEN>"), "{text}");
-    let replayed = player(configure(builder(&path)))
-        .get("http://api.test/token")
-        .send()
-        .await
-        .unwrap();
-    assert!(replayed.headers().get("content-encoding").is_none());
-    assert_eq!(
-        replayed.bytes().await.unwrap(),
-        "{\"access_token\":\"<ACCESS_TOKEN>\"}"
-    );
+    assert_replays_decoded(
+        configure(builder(&path)),
+        "http://api.test/token",
+        "{\"access_token\":\"<ACCESS_TOKEN>\"}",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -264,12 +264,7 @@ routes:
     router
         .load_yaml_str(yaml, Path::new("inline.yaml"))
         .unwrap();
-    let client = wiretape::Client::builder()
-        .engine(router.clone())
-        .base_url("http://api.test")
-        .build()
-        .unwrap();
-    let found = client
+    let found = crate::client(&router)
         .post("/items?v=1.10&id=007&on=yes")
         .header("x-api-version", "2.0")
         .form(&[("code", "0x1F")])

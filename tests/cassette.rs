@@ -685,6 +685,30 @@ async fn sensitive_data_is_hidden_in_query_strings_and_forms_too() {
 }
 
 #[tokio::test]
+async fn sensitive_data_in_a_host_name_never_reaches_disk() {
+    // `<TENANT>` cannot stand in a host name; the URL must still lose the
+    // secret, and a live request must still match.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tenant.yaml");
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("ok")) });
+    let configure = |b: CassetteBuilder| b.filter_sensitive_data("<TENANT>", "acme-corp");
+    let url = "https://ACME-corp.api.test/v1/users?tenant=acme-corp";
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(support::text(client.get(url)).await, "ok");
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("acme-corp"),
+        "the tenant reached disk:\n{text}"
+    );
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(support::text(client.get(url)).await, "ok");
+}
+
+#[tokio::test]
 async fn a_json_path_secret_written_with_escapes_never_reaches_disk() {
     // PHP's json_encode escapes `/` by default, and many encoders write
     // non-ASCII as `\uXXXX`: the token's bytes differ from its canonical

@@ -140,12 +140,32 @@ impl Filters {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        if !self.secrets.is_empty() {
-            let mut text = url.as_str().to_string();
-            if self.hide_secrets(&mut text) {
-                if let Ok(parsed) = Url::parse(&text) {
-                    *url = parsed;
-                }
+        if self.secrets.is_empty() {
+            return;
+        }
+        if let Some(host) = url.host_str().map(str::to_owned) {
+            // A placeholder like `<TENANT>` cannot stand in a host name: the
+            // host gets its letters, digits and dashes (`tenant`).
+            let mut safe = host.clone();
+            for (value, placeholder) in &self.hidden {
+                let name: String = placeholder
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                // Host names are lower case once parsed.
+                safe = safe.replace(
+                    &value.to_ascii_lowercase(),
+                    if name.is_empty() { "redacted" } else { &name },
+                );
+            }
+            if safe != host && url.set_host(Some(&safe)).is_err() {
+                let _ = url.set_host(Some("redacted.invalid"));
+            }
+        }
+        let mut text = url.as_str().to_string();
+        if self.hide_secrets(&mut text) {
+            if let Ok(parsed) = Url::parse(&text) {
+                *url = parsed;
             }
         }
     }

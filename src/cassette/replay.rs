@@ -35,7 +35,9 @@ impl Timing {
             Timing::Scaled(factor) if factor.is_finite() && factor > 0.0 => factor,
             Timing::Scaled(_) => return None,
         };
-        Some(Duration::from_secs_f64(ms as f64 * factor / 1000.0))
+        // A latency too long for a Duration (a hand-edited file, a large
+        // factor) waits as long as one can.
+        Some(Duration::try_from_secs_f64(ms as f64 * factor / 1000.0).unwrap_or(Duration::MAX))
     }
 }
 
@@ -287,7 +289,11 @@ fn chunk_stream(items: Vec<(Option<Duration>, Result<Bytes>)>) -> Body {
         let (delay, item) = items.next()?;
         let start = start.unwrap_or_else(tokio::time::Instant::now);
         if let Some(delay) = delay {
-            tokio::time::sleep_until(start + delay).await;
+            match start.checked_add(delay) {
+                Some(at) => tokio::time::sleep_until(at).await,
+                // Beyond any instant: `sleep` waits as long as it can.
+                None => tokio::time::sleep(delay).await,
+            }
         }
         let ended = item.is_err();
         Some((item, (items, Some(start), ended)))

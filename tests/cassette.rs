@@ -875,34 +875,43 @@ async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timin
 async fn an_absurd_recorded_latency_waits_instead_of_panicking() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latency.yaml");
-    std::fs::write(
-        &path,
-        "version: 1\ninteractions:\n  - request: {method: GET, uri: 'http://api.test/slow'}\n    response: {status: 200, latency_ms: 18446744073709551615}\n",
-    )
-    .unwrap();
-    let cassette = builder(&path)
-        .mode(Mode::Replay)
-        .timing(Timing::Scaled(2000.0))
-        .build(MockEngine::queue().build())
+    // Replays `url` from a cassette holding `response`, scaled 2000 times.
+    let replay = |url: &'static str, response: &str| {
+        std::fs::write(
+            &path,
+            format!("version: 1\ninteractions:\n  - request: {{method: GET, uri: '{url}'}}\n    response: {response}\n"),
+        )
         .unwrap();
-    let request = Request::new(Method::GET, "http://api.test/slow".parse().unwrap());
-    let waited = tokio::time::timeout(Duration::from_secs(3600), cassette.execute(request)).await;
-    assert!(waited.is_err(), "still waiting after an hour");
+        let cassette = builder(&path)
+            .mode(Mode::Replay)
+            .timing(Timing::Scaled(2000.0))
+            .build(MockEngine::queue().build())
+            .unwrap();
+        async move {
+            cassette
+                .execute(Request::new(Method::GET, url.parse().unwrap()))
+                .await
+        }
+    };
+    let hour = Duration::from_secs(3600);
+    let slow = replay(
+        "http://api.test/slow",
+        "{status: 200, latency_ms: 18446744073709551615}",
+    );
+    assert!(
+        tokio::time::timeout(hour, slow).await.is_err(),
+        "still waiting after an hour"
+    );
 
-    std::fs::write(
-        &path,
-        "version: 1\ninteractions:\n  - request: {method: GET, uri: 'http://api.test/stream'}\n    response:\n      status: 200\n      body: {chunks: [{at_ms: 0, text: a}, {at_ms: 18446744073709551615, text: b}]}\n",
-    )
-    .unwrap();
-    let cassette = builder(&path)
-        .mode(Mode::Replay)
-        .timing(Timing::Scaled(2000.0))
-        .build(MockEngine::queue().build())
-        .unwrap();
-    let request = Request::new(Method::GET, "http://api.test/stream".parse().unwrap());
-    let response = cassette.execute(request).await.unwrap();
-    let read = tokio::time::timeout(Duration::from_secs(3600), response.bytes()).await;
-    assert!(read.is_err(), "the second chunk is still on its way");
+    let stream = replay(
+        "http://api.test/stream",
+        "{status: 200, body: {chunks: [{at_ms: 0, text: a}, {at_ms: 18446744073709551615, text: b}]}}",
+    );
+    let response = stream.await.unwrap();
+    assert!(
+        tokio::time::timeout(hour, response.bytes()).await.is_err(),
+        "the second chunk is still on its way"
+    );
 }
 
 #[tokio::test]

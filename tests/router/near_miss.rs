@@ -264,6 +264,35 @@ async fn bearer_tokens_never_appear_in_reports() {
 }
 
 #[tokio::test]
+async fn credential_header_values_never_appear_in_reports() {
+    let router = Router::new().with_not_found();
+    router.mock(Route::given(path("/keys")).and(header("X-Api-Key", "expected-key")));
+    router.mock(Route::given(path("/keys")).and(header_regex("cookie", "^session=expected")));
+    router.mock(Route::given(path("/keys")).and(header("x-team", "payments")));
+    let response = client(&router)
+        .get("/keys")
+        .header("x-api-key", "typed-key")
+        .header("cookie", "session=typed")
+        .header("x-team", "billing")
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    for secret in ["expected-key", "typed-key", "session=typed"] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+    for part in [
+        "- x-api-key: <the expected value>",
+        "+ x-api-key: <a different value>",
+        "+ cookie: <a value>",
+        "- x-team: payments",
+        "+ x-team: billing",
+    ] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn a_partial_json_diff_shows_only_the_keys_the_route_checks() {
     let router = Router::new();
     router

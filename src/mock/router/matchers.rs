@@ -443,32 +443,58 @@ fn header_values(request: &Request, name: &HeaderName) -> Vec<String> {
         .collect()
 }
 
-fn header_actual(name: HeaderName) -> impl Fn(&Request) -> String + Send + Sync + 'static {
+/// Whether the values of header `name` are credentials (`authorization`,
+/// `cookie`, `x-api-key`…, the headers cassettes redact), which a report
+/// never shows: a not-found report may be served to any client.
+fn is_credential(name: &str) -> bool {
+    crate::cassette::DEFAULT_REDACTED_HEADERS
+        .iter()
+        .any(|credential| credential.eq_ignore_ascii_case(name))
+}
+
+/// What a report shows of the request's header `name`: its values, or for a
+/// credential only whether each is `expected`.
+fn header_actual(
+    name: HeaderName,
+    expected: Option<String>,
+) -> impl Fn(&Request) -> String + Send + Sync + 'static {
+    let hidden = is_credential(name.as_str());
     move |r| {
         let values = header_values(r, &name);
         if values.is_empty() {
-            format!("(no {name} header)")
-        } else {
-            values
-                .iter()
-                .map(|v| format!("{name}: {v}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+            return format!("(no {name} header)");
         }
+        values
+            .iter()
+            .map(|v| match (hidden, &expected) {
+                (false, _) => format!("{name}: {v}"),
+                (true, Some(wanted)) if wanted == v => format!("{name}: <the expected value>"),
+                (true, Some(_)) => format!("{name}: <a different value>"),
+                (true, None) => format!("{name}: <a value>"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 /// A header `name` has the value `value` exactly (one of its values, if it
-/// repeats). Names are case-insensitive.
+/// repeats). Names are case-insensitive. For a credential header
+/// (`x-api-key`, `cookie`…) reports never show the value.
 pub fn header(name: impl AsRef<str>, value: impl Into<String>) -> Matcher {
     let value = value.into();
-    let description = format!("header {} is {value:?}", name.as_ref());
+    let description = match is_credential(name.as_ref()) {
+        true => format!("header {} is the expected value", name.as_ref()),
+        false => format!("header {} is {value:?}", name.as_ref()),
+    };
     let name = match header_name(name.as_ref(), &description) {
         Ok(name) => name,
         Err(invalid) => return invalid,
     };
-    let expected = format!("{name}: {value}");
-    let actual = header_actual(name.clone());
+    let expected = match is_credential(name.as_str()) {
+        true => format!("{name}: <the expected value>"),
+        false => format!("{name}: {value}"),
+    };
+    let actual = header_actual(name.clone(), Some(value.clone()));
     Matcher::from(
         Check::new(description, move |r| {
             r.headers()
@@ -488,7 +514,7 @@ pub fn header_exists(name: impl AsRef<str>) -> Matcher {
         Err(invalid) => return invalid,
     };
     let expected = format!("{name}: …");
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     Matcher::from(
         Check::new(description, move |r| r.headers().contains_key(&name)).diffed(expected, actual),
     )
@@ -502,7 +528,7 @@ pub fn header_missing(name: impl AsRef<str>) -> Matcher {
         Err(invalid) => return invalid,
     };
     let expected = format!("(no {name} header)");
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     Matcher::from(
         Check::new(description, move |r| !r.headers().contains_key(&name)).diffed(expected, actual),
     )
@@ -515,7 +541,7 @@ pub fn header_regex(name: impl AsRef<str>, pattern: &str) -> Matcher {
         Ok(name) => name,
         Err(invalid) => return invalid,
     };
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     let expected = format!("{name}: /{pattern}/");
     match regex::Regex::new(pattern) {
         Ok(re) => Matcher::from(

@@ -593,6 +593,230 @@ async fn filtered_values_never_reach_disk_and_sensitive_data_is_restored_on_repl
     );
 }
 
+#[tokio::test]
+async fn a_filtered_body_keeps_a_content_length_that_fits_it() {
+    // Served again (over `server::serve`, to another language), a length
+    // that does not fit the body breaks the HTTP framing.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("length.yaml");
+    let body = r#"{"access_token":"at-XYZ789-long-token","user":"ada@example.com"}"#;
+    let engine = MockEngine::new(move |_| async move {
+        Ok(respond_ok(body).with_header("content-length", body.len().to_string()))
+    });
+    let configure = |b: CassetteBuilder| {
+        b.filter_json_path("$.access_token", "<T>")
+            .filter_sensitive_data("<EMAIL>", "ada@example.com")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(support::text(client.get("http://api.test/me")).await, body);
+    cassette.finish().unwrap();
+
+    let tape = Tape::load(&path).unwrap();
+    let recorded = tape.interactions[0].response.as_ref().unwrap();
+    let stored = recorded.body.as_ref().unwrap().to_bytes().unwrap();
+    assert_eq!(
+        recorded.headers.get("content-length").unwrap(),
+        [stored.len().to_string()]
+    );
+
+    let replayed = player(configure(builder(&path).mode(Mode::Replay)))
+        .get("http://api.test/me")
+        .send()
+        .await
+        .unwrap();
+    let length: usize = replayed.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = replayed.bytes().await.unwrap();
+    assert_eq!(
+        bytes, r#"{"access_token":"<T>","user":"ada@example.com"}"#,
+        "the e-mail is restored"
+    );
+    assert_eq!(length, bytes.len());
+}
+
+#[tokio::test]
+async fn sensitive_data_is_hidden_in_query_strings_and_forms_too() {
+    // A query parameter or a form field carries the value percent-encoded
+    // (`@` as `%40`, a space as `+`): the same secret, written differently.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("encoded-secret.yaml");
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("ok")) });
+    let configure = |b: CassetteBuilder| {
+        b.filter_sensitive_data("<EMAIL>", "ada@example.com")
+            .filter_sensitive_data("<PASS>", "correct horse/battery")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let login = |client: Client| async move {
+        client
+            .post("http://api.test/login")
+            .query(&[("email", "ada@example.com")])
+            .form(&[
+                ("user", "ada@example.com"),
+                ("password", "correct horse/battery"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(login(client).await, "ok");
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["ada%40example.com", "ada@example.com", "horse", "battery"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(
+        login(client).await,
+        "ok",
+        "the filtered request still matches"
+    );
+}
+
+#[tokio::test]
+async fn sensitive_data_in_a_host_name_never_reaches_disk() {
+    // `<TENANT>` cannot stand in a host name; the URL must still lose the
+    // secret, and a live request must still match.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tenant.yaml");
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("ok")) });
+    let configure = |b: CassetteBuilder| b.filter_sensitive_data("<TENANT>", "acme-corp");
+    let url = "https://ACME-corp.api.test/v1/users?tenant=acme-corp";
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(support::text(client.get(url)).await, "ok");
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("acme-corp"),
+        "the tenant reached disk:\n{text}"
+    );
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(support::text(client.get(url)).await, "ok");
+}
+
+#[tokio::test]
+async fn a_json_path_secret_written_with_escapes_never_reaches_disk() {
+    // PHP's json_encode escapes `/` by default, and many encoders write
+    // non-ASCII as `\uXXXX`: the token's bytes differ from its canonical
+    // JSON string, but it is the same secret.
+    for (body, secret) in [
+        (
+            r#"{"access_token":"at\/XYZ789+/=","expires_in":3600}"#,
+            "XYZ789",
+        ),
+        (
+            r#"{"access_token":"caf\u00e9-XYZ789","expires_in":3600}"#,
+            "XYZ789",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("escaped.yaml");
+        let engine = MockEngine::new(move |_| async move {
+            Ok(respond_ok(body).with_header("content-type", "application/json"))
+        });
+        let cassette = builder(&path)
+            .mode(Mode::Record)
+            .filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+            .build(engine)
+            .unwrap();
+        let client = Client::builder().engine(cassette.clone()).build().unwrap();
+        assert_eq!(
+            support::text(client.post("http://api.test/token")).await,
+            body
+        );
+        cassette.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+        assert!(text.contains("<ACCESS_TOKEN>"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn several_json_paths_over_numbers_all_stay_hidden() {
+    // A path that selects a number re-encodes the body; the next one must
+    // not undo it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.yaml");
+    let body = r#"{"card":{"number":4242424242424242,"cvc":987},"ok":true}"#;
+    let engine = MockEngine::new(move |_| async move { Ok(respond_ok(body)) });
+    let cassette = builder(&path)
+        .mode(Mode::Record)
+        .filter_json_path("$.card.number", "<CARD>")
+        .filter_json_path("$.card.cvc", "<CVC>")
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    assert_eq!(
+        support::text(client.get("http://api.test/card")).await,
+        body
+    );
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["4242424242424242", "987"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    assert!(text.contains("<CARD>") && text.contains("<CVC>"), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_in_a_streamed_body_never_reaches_disk_whatever_the_chunk_boundaries() {
+    // A chunked response (no Content-Length) arrives in pieces that need not
+    // follow the JSON's structure: the token is split over two chunks.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed-secret.yaml");
+    let engine = MockEngine::new(|_| async {
+        let pieces = [
+            "{\"access_token\":\"at-XY",
+            "Z789\",\"password\":\"hun",
+            "ter22\"}",
+        ];
+        let chunks = futures_util::stream::iter(
+            pieces.map(|p| Ok::<_, std::io::Error>(Bytes::from_static(p.as_bytes()))),
+        );
+        Ok(Response::new(StatusCode::OK)
+            .with_header("content-type", "application/json")
+            .with_body(Body::from_stream(chunks)))
+    });
+    let configure = |b: CassetteBuilder| {
+        b.filter_json_path("$.access_token", "<ACCESS_TOKEN>")
+            .filter_sensitive_data("<PASSWORD>", "hunter22")
+    };
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(engine)
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    let live = support::text(client.get("http://api.test/token")).await;
+    assert_eq!(
+        live,
+        r#"{"access_token":"at-XYZ789","password":"hunter22"}"#
+    );
+    cassette.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    for secret in ["XYZ789", "at-XY", "hunter22", "ter22"] {
+        assert!(!text.contains(secret), "{secret} reached disk:\n{text}");
+    }
+    let client = player(configure(builder(&path).mode(Mode::Replay)));
+    assert_eq!(
+        support::text(client.get("http://api.test/token")).await,
+        r#"{"access_token":"<ACCESS_TOKEN>","password":"hunter22"}"#,
+        "the sensitive value is restored on replay; the token is not recoverable"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timing() {
     let dir = tempfile::tempdir().unwrap();
@@ -645,6 +869,49 @@ async fn streamed_chunks_replay_with_their_boundaries_and_optionally_their_timin
         assert_eq!(chunks, recorded.chunks, "{timing:?}");
         assert_eq!(gaps, expected_gaps, "{timing:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_recorded_latency_waits_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latency.yaml");
+    // Replays `url` from a cassette holding `response`, scaled 2000 times.
+    let replay = |url: &'static str, response: &str| {
+        std::fs::write(
+            &path,
+            format!("version: 1\ninteractions:\n  - request: {{method: GET, uri: '{url}'}}\n    response: {response}\n"),
+        )
+        .unwrap();
+        let cassette = builder(&path)
+            .mode(Mode::Replay)
+            .timing(Timing::Scaled(2000.0))
+            .build(MockEngine::queue().build())
+            .unwrap();
+        async move {
+            cassette
+                .execute(Request::new(Method::GET, url.parse().unwrap()))
+                .await
+        }
+    };
+    let hour = Duration::from_secs(3600);
+    let slow = replay(
+        "http://api.test/slow",
+        "{status: 200, latency_ms: 18446744073709551615}",
+    );
+    assert!(
+        tokio::time::timeout(hour, slow).await.is_err(),
+        "still waiting after an hour"
+    );
+
+    let stream = replay(
+        "http://api.test/stream",
+        "{status: 200, body: {chunks: [{at_ms: 0, text: a}, {at_ms: 18446744073709551615, text: b}]}}",
+    );
+    let response = stream.await.unwrap();
+    assert!(
+        tokio::time::timeout(hour, response.bytes()).await.is_err(),
+        "the second chunk is still on its way"
+    );
 }
 
 #[tokio::test]
@@ -710,6 +977,77 @@ async fn compressed_bodies_are_exact_by_default_and_decoded_on_request() {
             assert_eq!(replayed.bytes().await.unwrap(), gzip(b"compressed hello"));
         }
     }
+}
+
+/// A gzip response as servers send it when they compress on the fly:
+/// chunked, no Content-Length.
+fn chunked_gzip(body: &'static [u8]) -> MockEngine {
+    MockEngine::new(move |_| async move {
+        let zipped = gzip(body);
+        let (a, b) = zipped.split_at(zipped.len() / 2);
+        let pieces = [Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)];
+        let chunks = futures_util::stream::iter(pieces.map(Ok::<_, std::io::Error>));
+        Ok(Response::new(StatusCode::OK)
+            .with_header("content-type", "application/json")
+            .with_header("content-encoding", "gzip")
+            .with_body(Body::from_stream(chunks)))
+    })
+}
+
+#[tokio::test]
+async fn a_chunked_gzip_body_is_stored_decoded_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chunked-gzip.yaml");
+    let cassette = builder(&path)
+        .mode(Mode::Record)
+        .decode_compressed(true)
+        .build(chunked_gzip(b"{\"greeting\":\"compressed hello\"}"))
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    support::bytes(client.get("http://api.test/gzip")).await;
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("greeting: compressed hello"), "{text}");
+    assert!(!text.contains("content-encoding"), "{text}");
+    assert_replays_decoded(
+        builder(&path),
+        "http://api.test/gzip",
+        "{\"greeting\":\"compressed hello\"}",
+    )
+    .await;
+}
+
+/// Replays `url` from the cassette `builder` opens: `body`, not encoded.
+async fn assert_replays_decoded(builder: CassetteBuilder, url: &str, body: &str) {
+    let replayed = player(builder).get(url).send().await.unwrap();
+    assert!(replayed.headers().get("content-encoding").is_none());
+    assert_eq!(replayed.bytes().await.unwrap(), body);
+}
+
+#[tokio::test]
+async fn a_secret_in_a_compressed_body_never_reaches_disk() {
+    // Filters cannot see into gzip bytes: a filtered compressed body is
+    // stored decoded (without Content-Encoding), with the secret replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gzip-secret.yaml");
+    let configure = |b: CassetteBuilder| b.filter_json_path("$.access_token", "<ACCESS_TOKEN>");
+    let cassette = configure(builder(&path).mode(Mode::Record))
+        .build(chunked_gzip(b"{\"access_token\":\"at-XYZ789\"}"))
+        .unwrap();
+    let client = Client::builder().engine(cassette.clone()).build().unwrap();
+    let live = support::bytes(client.get("http://api.test/token")).await;
+    assert_eq!(live, gzip(b"{\"access_token\":\"at-XYZ789\"}"));
+    cassette.finish().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("access_token: <ACCESS_TOKEN>"), "{text}");
+    assert_replays_decoded(
+        configure(builder(&path)),
+        "http://api.test/token",
+        "{\"access_token\":\"<ACCESS_TOKEN>\"}",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -852,6 +1190,20 @@ fn cassette_paths_resolve_under_the_manifest_dir() {
     assert!(path.starts_with(env!("CARGO_MANIFEST_DIR")));
 }
 
+#[test]
+fn a_cassette_name_with_a_dot_keeps_it() {
+    // `set_extension` would turn both into `cassettes/api.yaml`.
+    let v1 = wiretape::cassette::path_in("/repo", "api.v1");
+    let v2 = wiretape::cassette::path_in("/repo", "api.v2");
+    assert_eq!(v1, Path::new("/repo/cassettes/api.v1.yaml"));
+    assert_eq!(v2, Path::new("/repo/cassettes/api.v2.yaml"));
+    assert_eq!(
+        wiretape::cassette::path_in("/repo", "users::list.yaml"),
+        Path::new("/repo/cassettes/users/list.yaml"),
+        "a name that already ends in .yaml is kept"
+    );
+}
+
 #[tokio::test]
 async fn hand_written_cassettes_replay_requests_built_by_hand() {
     let dir = tempfile::tempdir().unwrap();
@@ -869,6 +1221,36 @@ async fn hand_written_cassettes_replay_requests_built_by_hand() {
     let response = cassette.execute(request).await.unwrap();
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.text().await.unwrap(), "{\"users\":[\"Ada\"]}");
+}
+
+#[tokio::test]
+async fn query_values_match_however_they_are_percent_encoded() {
+    // A browser (HAR) or another tool writes a space as `%20` and may
+    // escape what needs no escape; a Rust client writes `+`. Same query.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("encoded.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\ninteractions:\n  - request: {method: GET, uri: 'http://api.test/search?q=caf%C3%A9%20au%20lait&tag=%41%2Bb&page=2', headers: {}}\n    response: {status: 200, headers: {}, body: {text: found}}\n",
+    )
+    .unwrap();
+    let client = player(builder(&path).mode(Mode::Replay));
+    let found = client
+        .get("http://api.test/search")
+        .query(&[("page", "2"), ("tag", "A+b"), ("q", "café au lait")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.text().await.unwrap(), "found");
+
+    // A different value still misses: `+` is a space, `%2B` a plus.
+    let client = player(builder(&path).mode(Mode::Replay));
+    let err = client
+        .get("http://api.test/search?q=caf%C3%A9+au+lait&tag=A+b&page=2")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CassetteMiss, "{err}");
 }
 
 #[tokio::test(start_paused = true)]

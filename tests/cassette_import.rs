@@ -184,3 +184,45 @@ fn broken_imports_name_the_file_and_the_entry() {
     let err = import::from_vcrpy("interactions: [", "p.yaml").unwrap_err();
     assert!(err.to_string().starts_with("cassette p.yaml:"), "{err}");
 }
+
+#[tokio::test]
+async fn an_imported_body_keeps_a_content_length_that_fits_it() {
+    // Browsers store bodies decoded, or not at all (`content` without
+    // `text`), but keep the headers as sent: the length on the wire.
+    let har = r#"{"log": {"version": "1.2", "entries": [
+      {"request": {"method": "GET", "url": "http://api.test/a", "headers": []},
+       "response": {"status": 200, "headers": [{"name": "Content-Length", "value": "999"}],
+                    "content": {"mimeType": "text/plain", "text": "hello"}}},
+      {"request": {"method": "GET", "url": "http://api.test/b", "headers": []},
+       "response": {"status": 200, "headers": [{"name": "Content-Length", "value": "512"}],
+                    "content": {"size": 512, "mimeType": "image/png"}}},
+      {"request": {"method": "HEAD", "url": "http://api.test/c", "headers": []},
+       "response": {"status": 200, "headers": [{"name": "Content-Length", "value": "77"}],
+                    "content": {"size": 0}}}
+    ]}}"#;
+    let tape = import::from_har(har, "lengths.har").unwrap();
+    let length = |i: usize| {
+        tape.interactions[i]
+            .response
+            .as_ref()
+            .unwrap()
+            .headers
+            .get("content-length")
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(length(0), ["5"]);
+    assert_eq!(length(1), ["0"]);
+    assert_eq!(
+        length(2),
+        ["77"],
+        "a HEAD response's length is the GET body's"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = replaying(&tape, dir.path());
+    assert_eq!(
+        support::text(client.get("http://api.test/a")).await,
+        "hello"
+    );
+}

@@ -100,8 +100,9 @@ impl CassetteBuilder {
         self
     }
 
-    /// Replaces `value` wherever it appears (URLs, headers, text bodies) by
-    /// `placeholder` when recording, and the placeholder in recorded
+    /// Replaces `value` wherever it appears (URLs, headers, text bodies),
+    /// also percent-encoded as in a query or form and escaped as in a JSON
+    /// string, by `placeholder` when recording, and the placeholder in recorded
     /// responses by `value` when replaying (VCR's `filter_sensitive_data`).
     pub fn filter_sensitive_data(mut self, placeholder: &str, value: &str) -> Self {
         self.filters.sensitive(placeholder, value);
@@ -110,8 +111,11 @@ impl CassetteBuilder {
 
     /// Stores gzip and deflate response bodies decoded, dropping
     /// `Content-Encoding` (and fixing `Content-Length`), so they read well in
-    /// review. Off by default: bodies are stored exactly as received. A body
-    /// stored as streamed chunks is kept as it arrived.
+    /// review (a chunked compressed body is joined: compressed boundaries
+    /// say nothing about decoded ones). Off by default: bodies are stored
+    /// exactly as received, except that a compressed body in which a body
+    /// filter hides something is stored decoded, since filters cannot see
+    /// into compressed bytes.
     pub fn decode_compressed(mut self, decode: bool) -> Self {
         self.options.decode_compressed = decode;
         self

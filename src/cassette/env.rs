@@ -150,14 +150,18 @@ macro_rules! cassette_path {
 }
 
 /// `dir/cassettes/<name>.yaml`, with `::` in `name` becoming folders: what
-/// [`cassette_path!`](crate::cassette_path) expands to.
+/// [`cassette_path!`](crate::cassette_path) expands to. A dot in the name is
+/// kept (`api.v2` is `api.v2.yaml`); a name already ending in `.yaml` gets
+/// no second one.
 pub fn path_in(dir: impl AsRef<Path>, name: &str) -> PathBuf {
     let mut path = dir.as_ref().join("cassettes");
+    let name = name.strip_suffix(".yaml").unwrap_or(name);
     for part in name.split("::") {
         path.push(part);
     }
-    path.set_extension("yaml");
-    path
+    let mut file = path.into_os_string();
+    file.push(".yaml");
+    PathBuf::from(file)
 }
 
 /// The running test's name: the current thread's name, which the test

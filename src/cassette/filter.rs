@@ -37,6 +37,9 @@ pub(crate) struct Filters {
     body_regexes: Vec<(Regex, String)>,
     json_paths: Vec<(JsonPath, String)>,
     secrets: Vec<(String, String)>,
+    /// Each secret as it may be written (as is, percent-encoded in a URL or
+    /// form, escaped in JSON), with its placeholder: what recording hides.
+    hidden: Vec<(String, String)>,
 }
 
 impl Default for Filters {
@@ -50,6 +53,7 @@ impl Default for Filters {
             body_regexes: Vec::new(),
             json_paths: Vec::new(),
             secrets: Vec::new(),
+            hidden: Vec::new(),
         }
     }
 }
@@ -79,9 +83,27 @@ impl Filters {
     }
 
     pub(crate) fn sensitive(&mut self, placeholder: &str, value: &str) {
-        if !value.is_empty() {
-            self.secrets
-                .push((value.to_string(), placeholder.to_string()));
+        if value.is_empty() {
+            return;
+        }
+        self.secrets
+            .push((value.to_string(), placeholder.to_string()));
+        let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        let json = serde_json::Value::from(value).to_string();
+        let variants = [
+            value.to_string(),
+            // A query or form value (`@` as `%40`, a space as `+`), and a
+            // space written `%20` as browsers' encodeURIComponent does.
+            form.replace('+', "%20"),
+            form,
+            // A JSON string escapes quotes, backslashes and control
+            // characters.
+            json[1..json.len() - 1].to_string(),
+        ];
+        for variant in variants {
+            if !self.hidden.iter().any(|(known, _)| *known == variant) {
+                self.hidden.push((variant, placeholder.to_string()));
+            }
         }
     }
 
@@ -118,30 +140,55 @@ impl Filters {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        if !self.secrets.is_empty() {
-            let mut text = url.as_str().to_string();
-            if self.hide_secrets(&mut text) {
-                if let Ok(parsed) = Url::parse(&text) {
-                    *url = parsed;
-                }
+        if self.secrets.is_empty() {
+            return;
+        }
+        if let Some(host) = url.host_str().map(str::to_owned) {
+            // A placeholder like `<TENANT>` cannot stand in a host name: the
+            // host gets its letters, digits and dashes (`tenant`).
+            let mut safe = host.clone();
+            for (value, placeholder) in &self.hidden {
+                let name: String = placeholder
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                // Host names are lower case once parsed.
+                safe = safe.replace(
+                    &value.to_ascii_lowercase(),
+                    if name.is_empty() { "redacted" } else { &name },
+                );
+            }
+            if safe != host && url.set_host(Some(&safe)).is_err() {
+                let _ = url.set_host(Some("redacted.invalid"));
             }
         }
+        let mut text = url.as_str().to_string();
+        if self.hide_secrets(&mut text) {
+            if let Ok(parsed) = Url::parse(&text) {
+                *url = parsed;
+            }
+        }
+    }
+
+    /// Whether any filter looks into bodies.
+    pub(crate) fn filters_bodies(&self) -> bool {
+        !(self.body_regexes.is_empty() && self.json_paths.is_empty() && self.secrets.is_empty())
     }
 
     /// The body with regex matches, JSON-path values and secrets replaced;
     /// the input unchanged when nothing applies (binary bodies, say).
     pub(crate) fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
-        if self.body_regexes.is_empty() && self.json_paths.is_empty() && self.secrets.is_empty() {
+        if !self.filters_bodies() {
             return None;
         }
         let text = std::str::from_utf8(body).ok()?;
         let mut text = text.to_string();
         let mut changed = false;
-        if !self.json_paths.is_empty() {
+        for (path, placeholder) in &self.json_paths {
+            // Parsed anew for each path, so that a path which re-encodes the
+            // body keeps what the paths before it replaced.
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
-                for (path, placeholder) in &self.json_paths {
-                    changed |= replace_json_values(&mut text, &json, path, placeholder);
-                }
+                changed |= replace_json_values(&mut text, &json, path, placeholder);
             }
         }
         for (regex, placeholder) in &self.body_regexes {
@@ -173,7 +220,7 @@ impl Filters {
 
     fn hide_secrets(&self, text: &mut String) -> bool {
         let mut changed = false;
-        for (value, placeholder) in &self.secrets {
+        for (value, placeholder) in &self.hidden {
             if text.contains(value.as_str()) {
                 *text = text.replace(value.as_str(), placeholder);
                 changed = true;
@@ -208,7 +255,8 @@ fn replace_regex(text: &str, regex: &Regex, placeholder: &str) -> Option<String>
 
 /// Replaces, in the JSON `text`, the values `path` selects in its parse
 /// `json`. Strings are replaced where they occur, so the body keeps its
-/// formatting; when a selected value is not a string, the body is
+/// formatting; when a selected value is not a string, or is not written the
+/// way `serde_json` writes it (`\/`, `\u00e9` escapes), the body is
 /// re-encoded with the placeholder in its place.
 fn replace_json_values(
     text: &mut String,
@@ -222,11 +270,21 @@ fn replace_json_values(
     }
     let quoted_placeholder = serde_json::Value::from(placeholder).to_string();
     if selected.iter().all(|v| v.is_string()) {
-        for value in selected {
-            let quoted = value.to_string();
-            *text = text.replace(&quoted, &quoted_placeholder);
+        let mut replaced = text.clone();
+        for value in &selected {
+            replaced = replaced.replace(&value.to_string(), &quoted_placeholder);
         }
-        return true;
+        // Only if every selected value is now the placeholder: a value
+        // written with other escapes than serde_json's is not found above.
+        let hidden = serde_json::from_str::<serde_json::Value>(&replaced).is_ok_and(|after| {
+            path.select(&after)
+                .iter()
+                .all(|v| v.as_str() == Some(placeholder))
+        });
+        if hidden {
+            *text = replaced;
+            return true;
+        }
     }
     let mut copy = json.clone();
     path.replace(&mut copy, &serde_json::Value::from(placeholder));

@@ -246,6 +246,17 @@ fn build(
         }) => {
             let mut headers = grouped(headers);
             drop_stale_encoding(&mut headers, &body);
+            let bodiless = method.eq_ignore_ascii_case("HEAD")
+                || (100..200).contains(&status)
+                || status == 204
+                || status == 304;
+            // Tools keep the length sent on the wire but store the body
+            // decoded, or not at all: the length must fit what replays.
+            if !bodiless && headers.remove("content-length") {
+                headers
+                    .0
+                    .push(("content-length".into(), vec![body.len().to_string()]));
+            }
             let response = RecordedResponse {
                 status,
                 headers,
@@ -277,8 +288,7 @@ fn grouped(pairs: Vec<(String, String)>) -> Headers {
     Headers(out)
 }
 
-/// Drops `Content-Encoding` (and a `Content-Length` that no longer fits)
-/// when the body is not actually encoded that way.
+/// Drops `Content-Encoding` when the body is not actually encoded that way.
 fn drop_stale_encoding(headers: &mut Headers, body: &[u8]) {
     let Some(encoding) = headers
         .get("content-encoding")
@@ -299,11 +309,6 @@ fn drop_stale_encoding(headers: &mut Headers, body: &[u8]) {
     };
     if !encoded && !body.is_empty() {
         headers.remove("content-encoding");
-        if headers.remove("content-length") {
-            headers
-                .0
-                .push(("content-length".into(), vec![body.len().to_string()]));
-        }
     }
 }
 

@@ -306,13 +306,15 @@ fn normalized_uri(url: &Url) -> String {
     out
 }
 
+/// The query's pairs decoded, sorted and encoded one way, so that neither
+/// their order nor how a tool percent-encoded them (`%20` or `+`, `%41` or
+/// `A`) matters; the values themselves do (`+` is a space, `%2B` a plus).
 fn sorted_query(url: &Url) -> String {
-    let Some(query) = url.query() else {
-        return String::new();
-    };
-    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     pairs.sort_unstable();
-    pairs.join("&")
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// A cassette had no interaction for a request: the report a miss error

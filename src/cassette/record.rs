@@ -110,25 +110,19 @@ struct Recording {
 type Piece = (u64, std::result::Result<Bytes, RecordedError>);
 
 impl Recording {
-    fn finish(self, pieces: Vec<Piece>) -> RecordedResponse {
-        let mut headers = self.headers;
+    fn finish(mut self, pieces: Vec<Piece>) -> RecordedResponse {
+        let mut headers = std::mem::take(&mut self.headers);
         let failed = pieces.iter().any(|(_, piece)| piece.is_err());
         let streamed = pieces.len() > 1 && !headers.contains_key(header::CONTENT_LENGTH);
-        let body = if failed || streamed {
-            let chunks = pieces
-                .into_iter()
-                .map(|(at_ms, piece)| Chunk {
-                    at_ms,
-                    data: match piece {
-                        Ok(bytes) => {
-                            let filtered = self.filters.body(&bytes);
-                            ChunkData::from_bytes(filtered.as_deref().unwrap_or(&bytes))
-                        }
-                        Err(error) => ChunkData::Error(error),
-                    },
-                })
-                .collect();
-            Some(BodyForm::Chunks(chunks))
+        let decoded = if failed {
+            None
+        } else {
+            self.decoded(&mut headers, &pieces)
+        };
+        let body = if let Some(bytes) = decoded {
+            self.whole(&mut headers, bytes)
+        } else if failed || streamed {
+            Some(BodyForm::Chunks(filtered_chunks(&self.filters, pieces)))
         } else {
             let mut bytes: Vec<u8> = Vec::new();
             for (_, piece) in pieces {
@@ -136,11 +130,7 @@ impl Recording {
                     bytes.extend_from_slice(&chunk);
                 }
             }
-            if self.options.decode_compressed {
-                bytes = decode_in_place(&mut headers, bytes);
-            }
-            let bytes = self.filters.body(&bytes).unwrap_or(bytes);
-            BodyForm::from_bytes(&bytes)
+            self.whole(&mut headers, bytes)
         };
         let mut headers = Headers::from_map(&headers);
         self.filters.headers(&mut headers);
@@ -153,35 +143,114 @@ impl Recording {
     }
 }
 
-/// Decodes a gzip or deflate body and drops `Content-Encoding` (fixing
-/// `Content-Length`); an unknown encoding or a body that does not decode is
-/// kept as it is.
-fn decode_in_place(headers: &mut HeaderMap, bytes: Vec<u8>) -> Vec<u8> {
-    let Some(encoding) = headers
+/// The chunks of a streamed body after filters. Each chunk is filtered on
+/// its own, which keeps the recorded boundaries; when the joined result
+/// still shows something a filter hides (a secret split over two chunks, a
+/// JSON document spread over several), the data is filtered whole and kept
+/// as one chunk at the time the last one arrived: no secret reaches disk
+/// because of where the network cut the body.
+fn filtered_chunks(filters: &Filters, pieces: Vec<Piece>) -> Vec<Chunk> {
+    let mut chunks: Vec<Chunk> = Vec::with_capacity(pieces.len());
+    let mut joined: Vec<u8> = Vec::new();
+    let mut last_data_ms = 0;
+    for (at_ms, piece) in pieces {
+        let data = match piece {
+            Ok(bytes) => {
+                let filtered = filters.body(&bytes).map(Bytes::from).unwrap_or(bytes);
+                joined.extend_from_slice(&filtered);
+                last_data_ms = at_ms;
+                ChunkData::from_bytes(&filtered)
+            }
+            Err(error) => ChunkData::Error(error),
+        };
+        chunks.push(Chunk { at_ms, data });
+    }
+    let Some(whole) = filters.body(&joined).filter(|whole| *whole != joined) else {
+        return chunks;
+    };
+    let mut merged = vec![Chunk {
+        at_ms: last_data_ms,
+        data: ChunkData::from_bytes(&whole),
+    }];
+    merged.extend(
+        chunks
+            .into_iter()
+            .filter(|chunk| matches!(chunk.data, ChunkData::Error(_))),
+    );
+    merged
+}
+
+impl Recording {
+    /// A whole body after filters; when they changed its length, a
+    /// `Content-Length` is made to fit it.
+    fn whole(&self, headers: &mut HeaderMap, bytes: Vec<u8>) -> Option<BodyForm> {
+        let bytes = match self.filters.body(&bytes) {
+            Some(filtered) if filtered.len() != bytes.len() => {
+                fit_content_length(headers, filtered.len());
+                filtered
+            }
+            Some(filtered) => filtered,
+            None => bytes,
+        };
+        BodyForm::from_bytes(&bytes)
+    }
+
+    /// The whole body decoded, when it is gzip or deflate and is to be
+    /// stored decoded: on request ([`RecordOptions::decode_compressed`]), or
+    /// because a filter hides something in it (filters cannot see into
+    /// compressed bytes, and a secret must not reach disk). Drops
+    /// `Content-Encoding` then (fixing `Content-Length`). Streamed chunks
+    /// are joined: compressed boundaries say nothing about decoded ones.
+    fn decoded(&self, headers: &mut HeaderMap, pieces: &[Piece]) -> Option<Vec<u8>> {
+        if !self.options.decode_compressed && !self.filters.filters_bodies() {
+            return None;
+        }
+        let mut joined: Vec<u8> = Vec::new();
+        for (_, piece) in pieces {
+            if let Ok(chunk) = piece {
+                joined.extend_from_slice(chunk);
+            }
+        }
+        let decoded = decode(headers, &joined)?;
+        let wanted = self.options.decode_compressed
+            || self
+                .filters
+                .body(&decoded)
+                .is_some_and(|filtered| filtered != decoded);
+        if !wanted {
+            return None;
+        }
+        headers.remove(header::CONTENT_ENCODING);
+        fit_content_length(headers, decoded.len());
+        Some(decoded)
+    }
+}
+
+/// Sets a `Content-Length` that is there to `len`.
+pub(crate) fn fit_content_length(headers: &mut HeaderMap, len: usize) {
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(header::CONTENT_LENGTH, len.into());
+    }
+}
+
+/// A gzip or deflate body decoded; `None` for another encoding, none, or a
+/// body that does not decode.
+fn decode(headers: &HeaderMap, bytes: &[u8]) -> Option<Vec<u8>> {
+    let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase())
-    else {
-        return bytes;
-    };
+        .map(|v| v.trim().to_ascii_lowercase())?;
     let mut decoded = Vec::new();
     let ok = match encoding.as_str() {
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&bytes[..])
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut decoded)
             .is_ok(),
-        "deflate" => flate2::read::ZlibDecoder::new(&bytes[..])
+        "deflate" => flate2::read::ZlibDecoder::new(bytes)
             .read_to_end(&mut decoded)
             .is_ok(),
         _ => false,
     };
-    if !ok {
-        return bytes;
-    }
-    headers.remove(header::CONTENT_ENCODING);
-    if headers.contains_key(header::CONTENT_LENGTH) {
-        headers.insert(header::CONTENT_LENGTH, decoded.len().into());
-    }
-    decoded
+    ok.then_some(decoded)
 }
 
 /// Passes chunks through as they arrive and keeps them, with their offsets

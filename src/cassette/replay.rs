@@ -35,7 +35,9 @@ impl Timing {
             Timing::Scaled(factor) if factor.is_finite() && factor > 0.0 => factor,
             Timing::Scaled(_) => return None,
         };
-        Some(Duration::from_secs_f64(ms as f64 * factor / 1000.0))
+        // A latency too long for a Duration (a hand-edited file, a large
+        // factor) waits as long as one can.
+        Some(Duration::try_from_secs_f64(ms as f64 * factor / 1000.0).unwrap_or(Duration::MAX))
     }
 }
 
@@ -214,7 +216,7 @@ pub(crate) fn replay(
                 });
             }
         }
-        let headers = headers
+        let mut headers = headers
             .to_map()
             .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
         let body = match &recorded.body {
@@ -235,11 +237,16 @@ pub(crate) fn replay(
                     .collect();
                 chunk_stream(items)
             }
-            Some(form) => Body::from(restored(
-                form.to_bytes()
-                    .map_err(|err| Error::invalid(format!("{request}: {err}")))?,
-                filters,
-            )),
+            Some(form) => {
+                let recorded = form
+                    .to_bytes()
+                    .map_err(|err| Error::invalid(format!("{request}: {err}")))?;
+                let bytes = restored(recorded.clone(), filters);
+                if bytes.len() != recorded.len() {
+                    super::record::fit_content_length(&mut headers, bytes.len());
+                }
+                Body::from(bytes)
+            }
         };
         let mut response = Response::new(status).with_body(body).with_url(url.clone());
         *response.headers_mut() = headers;
@@ -282,7 +289,11 @@ fn chunk_stream(items: Vec<(Option<Duration>, Result<Bytes>)>) -> Body {
         let (delay, item) = items.next()?;
         let start = start.unwrap_or_else(tokio::time::Instant::now);
         if let Some(delay) = delay {
-            tokio::time::sleep_until(start + delay).await;
+            match start.checked_add(delay) {
+                Some(at) => tokio::time::sleep_until(at).await,
+                // Beyond any instant: `sleep` waits as long as it can.
+                None => tokio::time::sleep(delay).await,
+            }
         }
         let ended = item.is_err();
         Some((item, (items, Some(start), ended)))

@@ -10,9 +10,9 @@
 //!
 //! Engine errors become what a client would see from a real server in that
 //! state: a connection reset or refusal closes the connection without an
-//! answer, an unanswered request is a `404` carrying the explanation, a
-//! timeout a `504`, anything else a `502`; each error answer names its kind
-//! in an `x-wiretape-error` header.
+//! answer, a request that no route or cassette answers is a `404` carrying
+//! the explanation, a timeout a `504`, anything else a `502`; each error
+//! answer names its kind in an `x-wiretape-error` header.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -417,7 +417,8 @@ fn error_response(err: Error) -> Result<hyper::Response<Body>> {
         | ErrorKind::Dns => {
             return Err(err);
         }
-        ErrorKind::NoRoute => StatusCode::NOT_FOUND,
+        // Nothing mocked or recorded answers this request.
+        ErrorKind::NoRoute | ErrorKind::CassetteMiss => StatusCode::NOT_FOUND,
         ErrorKind::RequestTimeout | ErrorKind::ConnectTimeout | ErrorKind::SocketTimeout => {
             StatusCode::GATEWAY_TIMEOUT
         }

@@ -244,3 +244,34 @@ routes:
     );
     assert_eq!(router.scenario_state("wizard"), "done");
 }
+
+#[tokio::test]
+async fn scalar_values_mean_what_is_written_not_what_yaml_makes_of_them() {
+    // A version `1.10`, a zero-padded id `007`, `2.0`: YAML reads them as
+    // numbers, but a query or header value is the text as written.
+    let yaml = r#"
+routes:
+  - request:
+      path: /items
+      query: {v: 1.10, id: 007, on: yes}
+      headers: {x-api-version: 2.0}
+      body: {form: {code: 0x1F}}
+    response:
+      headers: {x-build: 1.50}
+      body: {text: found}
+"#;
+    let router = Router::new();
+    router
+        .load_yaml_str(yaml, Path::new("inline.yaml"))
+        .unwrap();
+    let found = crate::client(&router)
+        .post("/items?v=1.10&id=007&on=yes")
+        .header("x-api-version", "2.0")
+        .form(&[("code", "0x1F")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), StatusCode::OK);
+    assert_eq!(found.headers()["x-build"], "1.50");
+    assert_eq!(found.text().await.unwrap(), "found");
+}

@@ -43,6 +43,30 @@ fn path_exact_template_catch_all_prefix_and_regex() {
     );
 }
 
+#[tokio::test]
+async fn a_path_written_with_spaces_or_accents_matches_the_request_that_sends_it() {
+    // A client percent-encodes what may not travel raw; the route says the
+    // path as a person reads it.
+    let router = Router::new();
+    router.mock(
+        Route::given(method("GET"))
+            .and(path("/files/my report/{name}"))
+            .respond_with(text("report")),
+    );
+    router.mock(Route::given(path("/search/café")).respond_with(text("café")));
+    let client = client(&router);
+    assert_eq!(
+        crate::get_text(&client, "/files/my report/q1.pdf").await,
+        "report",
+        "indexed route"
+    );
+    assert_eq!(crate::get_text(&client, "/search/café").await, "café");
+    let sent = request("GET", "http://api.test/search/caf%C3%A9");
+    assert!(path("/search/café").matches(&sent));
+    assert!(path("/search/caf%C3%A9").matches(&sent), "already encoded");
+    assert!(!path("/search/cafe").matches(&sent));
+}
+
 #[test]
 fn scheme_host_and_port_use_the_url() {
     let secure = request("GET", "https://API.test/");

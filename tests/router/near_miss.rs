@@ -95,7 +95,9 @@ async fn the_report_is_data_too() {
             ("path is /users/{id}", Some("- /users/{id}\n+ /user/7")),
             (
                 "authorization is the expected bearer token",
-                Some("- authorization: Bearer abc\n+ authorization: Bearer xyz")
+                Some(
+                    "- authorization: Bearer <the expected token>\n+ authorization: Bearer <a different token>"
+                )
             ),
         ]
     );
@@ -220,6 +222,74 @@ async fn passwords_never_appear_in_reports() {
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn bearer_tokens_never_appear_in_reports() {
+    // A not-found report is the body of a 404 served to any client: it must
+    // not hand out the token the route expects, nor echo the caller's.
+    let router = Router::new().with_not_found();
+    router.mock(Route::given(path("/admin")).and(bearer_token("expected-tok")));
+    router.mock(Route::given(path("/admin")).and(basic_auth("ada", "pw")));
+    let client = client(&router);
+    let wrong = client
+        .get("/admin")
+        .bearer_auth("typed-tok")
+        .send()
+        .await
+        .unwrap();
+    let text = wrong.text().await.unwrap();
+    assert!(
+        !text.contains("expected-tok") && !text.contains("typed-tok"),
+        "{text}"
+    );
+    for part in [
+        "- authorization: Bearer <the expected token>",
+        "+ authorization: Bearer <a different token>",
+        "+ authorization: Bearer <credentials>",
+    ] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    let basic = client
+        .get("/admin")
+        .basic_auth("ada", Some("x"))
+        .send()
+        .await
+        .unwrap();
+    let text = basic.text().await.unwrap();
+    assert!(
+        text.contains("+ authorization: Basic <credentials>"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn credential_header_values_never_appear_in_reports() {
+    let router = Router::new().with_not_found();
+    router.mock(Route::given(path("/keys")).and(header("X-Api-Key", "expected-key")));
+    router.mock(Route::given(path("/keys")).and(header_regex("cookie", "^session=expected")));
+    router.mock(Route::given(path("/keys")).and(header("x-team", "payments")));
+    let response = client(&router)
+        .get("/keys")
+        .header("x-api-key", "typed-key")
+        .header("cookie", "session=typed")
+        .header("x-team", "billing")
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    for secret in ["expected-key", "typed-key", "session=typed"] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+    for part in [
+        "- x-api-key: <the expected value>",
+        "+ x-api-key: <a different value>",
+        "+ cookie: <a value>",
+        "- x-team: payments",
+        "+ x-team: billing",
+    ] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
 }
 
 #[tokio::test]

@@ -156,24 +156,32 @@ enum ThenSpec {
     Fail,
 }
 
-/// A YAML scalar read as text: `page: 2` and `page: "2"` mean the same.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
+/// A YAML scalar read as the text written: `page: 2` and `page: "2"` mean
+/// the same, and `v: 1.10` is `1.10` (not the number `1.1`), `id: 007` is
+/// `007`.
+struct Scalar(String);
 
 impl Scalar {
     fn text(&self) -> String {
-        match self {
-            Scalar::Text(text) => text.clone(),
-            Scalar::Integer(n) => n.to_string(),
-            Scalar::Float(x) => x.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }
+        self.0.clone()
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let checked: Checked<AnyText> = Checked::deserialize(deserializer)?;
+        Ok(Scalar(checked.0))
+    }
+}
+
+/// Any scalar: the rule of [`Scalar`].
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct AnyText;
+impl Rule for AnyText {
+    fn check(_: &str) -> std::result::Result<(), String> {
+        Ok(())
     }
 }
 
@@ -192,7 +200,9 @@ impl<'de, R: Rule> Deserialize<'de> for Checked<R> {
     ) -> std::result::Result<Self, D::Error> {
         // Checking inside the visitor (not after it) is what lets the YAML
         // reader attach the scalar's own line and column to the error.
-        deserializer.deserialize_any(CheckedVisitor(PhantomData))
+        // Asking for a string gives a plain scalar's text as written
+        // (`1.10`, `007`), where `deserialize_any` would give the number.
+        deserializer.deserialize_str(CheckedVisitor(PhantomData))
     }
 }
 

@@ -201,7 +201,9 @@ pub fn method(method: impl AsRef<str>) -> Matcher {
 /// The path: exact (`/users`), or a template whose `{name}` segments match
 /// any one segment and whose trailing `{*name}` matches the rest
 /// (`/users/{id}`, `/files/{*rest}`). Captures reach responders through
-/// [`Params`](super::responders::Params). The path is compared percent-encoded, as sent.
+/// [`Params`](super::responders::Params). The path is compared percent-encoded, as sent;
+/// what the template writes raw that a client must encode (`/files/my report`,
+/// `/search/café`) is encoded first, so it matches what the client sends.
 pub fn path(template: impl AsRef<str>) -> Matcher {
     let text = template.as_ref();
     let description = format!("path is {text}");
@@ -441,32 +443,58 @@ fn header_values(request: &Request, name: &HeaderName) -> Vec<String> {
         .collect()
 }
 
-fn header_actual(name: HeaderName) -> impl Fn(&Request) -> String + Send + Sync + 'static {
+/// Whether the values of header `name` are credentials (`authorization`,
+/// `cookie`, `x-api-key`…, the headers cassettes redact), which a report
+/// never shows: a not-found report may be served to any client.
+fn is_credential(name: &str) -> bool {
+    crate::cassette::DEFAULT_REDACTED_HEADERS
+        .iter()
+        .any(|credential| credential.eq_ignore_ascii_case(name))
+}
+
+/// What a report shows of the request's header `name`: its values, or for a
+/// credential only whether each is `expected`.
+fn header_actual(
+    name: HeaderName,
+    expected: Option<String>,
+) -> impl Fn(&Request) -> String + Send + Sync + 'static {
+    let hidden = is_credential(name.as_str());
     move |r| {
         let values = header_values(r, &name);
         if values.is_empty() {
-            format!("(no {name} header)")
-        } else {
-            values
-                .iter()
-                .map(|v| format!("{name}: {v}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+            return format!("(no {name} header)");
         }
+        values
+            .iter()
+            .map(|v| match (hidden, &expected) {
+                (false, _) => format!("{name}: {v}"),
+                (true, Some(wanted)) if wanted == v => format!("{name}: <the expected value>"),
+                (true, Some(_)) => format!("{name}: <a different value>"),
+                (true, None) => format!("{name}: <a value>"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 /// A header `name` has the value `value` exactly (one of its values, if it
-/// repeats). Names are case-insensitive.
+/// repeats). Names are case-insensitive. For a credential header
+/// (`x-api-key`, `cookie`…) reports never show the value.
 pub fn header(name: impl AsRef<str>, value: impl Into<String>) -> Matcher {
     let value = value.into();
-    let description = format!("header {} is {value:?}", name.as_ref());
+    let description = match is_credential(name.as_ref()) {
+        true => format!("header {} is the expected value", name.as_ref()),
+        false => format!("header {} is {value:?}", name.as_ref()),
+    };
     let name = match header_name(name.as_ref(), &description) {
         Ok(name) => name,
         Err(invalid) => return invalid,
     };
-    let expected = format!("{name}: {value}");
-    let actual = header_actual(name.clone());
+    let expected = match is_credential(name.as_str()) {
+        true => format!("{name}: <the expected value>"),
+        false => format!("{name}: {value}"),
+    };
+    let actual = header_actual(name.clone(), Some(value.clone()));
     Matcher::from(
         Check::new(description, move |r| {
             r.headers()
@@ -486,7 +514,7 @@ pub fn header_exists(name: impl AsRef<str>) -> Matcher {
         Err(invalid) => return invalid,
     };
     let expected = format!("{name}: …");
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     Matcher::from(
         Check::new(description, move |r| r.headers().contains_key(&name)).diffed(expected, actual),
     )
@@ -500,7 +528,7 @@ pub fn header_missing(name: impl AsRef<str>) -> Matcher {
         Err(invalid) => return invalid,
     };
     let expected = format!("(no {name} header)");
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     Matcher::from(
         Check::new(description, move |r| !r.headers().contains_key(&name)).diffed(expected, actual),
     )
@@ -513,7 +541,7 @@ pub fn header_regex(name: impl AsRef<str>, pattern: &str) -> Matcher {
         Ok(name) => name,
         Err(invalid) => return invalid,
     };
-    let actual = header_actual(name.clone());
+    let actual = header_actual(name.clone(), None);
     let expected = format!("{name}: /{pattern}/");
     match regex::Regex::new(pattern) {
         Ok(re) => Matcher::from(
@@ -526,16 +554,49 @@ pub fn header_regex(name: impl AsRef<str>, pattern: &str) -> Matcher {
     }
 }
 
-/// `Authorization: Bearer <token>`.
+/// `Authorization: Bearer <token>`. Reports never show a token, only
+/// whether the request had a different one (a not-found report may be
+/// served to any client).
 pub fn bearer_token(token: impl AsRef<str>) -> Matcher {
-    let matcher = header("authorization", format!("Bearer {}", token.as_ref()));
-    Matcher {
-        inner: Arc::new(Renamed {
-            description: "authorization is the expected bearer token".into(),
-            inner: matcher.inner,
+    let wanted = format!("Bearer {}", token.as_ref());
+    let description = "authorization is the expected bearer token";
+    let expected = "authorization: Bearer <the expected token>";
+    let shown = wanted.clone();
+    Matcher::from(
+        Check::new(description.to_owned(), move |r| {
+            r.headers()
+                .get_all(http::header::AUTHORIZATION)
+                .iter()
+                .any(|v| v.as_bytes() == wanted.as_bytes())
+        })
+        .diffed(expected, move |r| {
+            masked_authorization(r, |scheme, credentials| {
+                let bearer = scheme.eq_ignore_ascii_case("bearer");
+                match (bearer, format!("Bearer {credentials}") == shown) {
+                    (true, true) => "Bearer <the expected token>".to_owned(),
+                    (true, false) => "Bearer <a different token>".to_owned(),
+                    (false, _) => format!("{scheme} <credentials>"),
+                }
+            })
         }),
-        ..matcher
+    )
+}
+
+/// The request's `Authorization` values as a report may show them: each
+/// value through `mask(scheme, credentials)`, never the credentials.
+fn masked_authorization(request: &Request, mask: impl Fn(&str, &str) -> String) -> String {
+    let values = header_values(request, &http::header::AUTHORIZATION);
+    if values.is_empty() {
+        return "(no authorization header)".to_owned();
     }
+    values
+        .iter()
+        .map(|value| {
+            let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
+            format!("authorization: {}", mask(scheme, credentials.trim()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `Authorization: Basic …` with this user name and password. Reports
@@ -557,7 +618,7 @@ pub fn basic_auth(user: impl AsRef<str>, password: impl AsRef<str>) -> Matcher {
                 Some((have_user, _)) => format!("Basic {have_user}:<a different password>"),
                 None => "Basic credentials without a ':' between user and password".to_owned(),
             },
-            None => header_actual(http::header::AUTHORIZATION)(r),
+            None => masked_authorization(r, |scheme, _| format!("{scheme} <credentials>")),
         }),
     )
 }
@@ -572,24 +633,6 @@ fn basic_credentials(request: &Request) -> Option<String> {
         .decode(encoded.trim())
         .ok()?;
     String::from_utf8(bytes).ok()
-}
-
-/// A matcher under another description.
-struct Renamed {
-    description: String,
-    inner: Arc<dyn Match>,
-}
-
-impl Match for Renamed {
-    fn matches(&self, request: &Request) -> bool {
-        self.inner.matches(request)
-    }
-    fn describe(&self) -> String {
-        self.description.clone()
-    }
-    fn mismatch(&self, request: &Request) -> Option<Mismatch> {
-        self.inner.mismatch(request)
-    }
 }
 
 // ------------------------------------------------------------------------- body

@@ -61,7 +61,7 @@ impl PathTemplate {
                         "path template {template:?}: segment {part:?} mixes text and a parameter; a parameter must be a whole segment like {{id}}"
                     ));
                 }
-                None => Segment::Literal((*part).into()),
+                None => Segment::Literal(encode_segment(part).into()),
             };
             segments.push(segment);
         }
@@ -130,6 +130,22 @@ impl fmt::Display for PathTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
     }
+}
+
+/// `segment` as a client sends it: what may not travel raw in a path
+/// (spaces, controls, non-ASCII, `"`, `#`, `<`, `>`, `?`, `` ` ``) is
+/// percent-encoded as the `url` crate does; `%XX` escapes already written
+/// are kept.
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte <= b' ' || byte >= 0x7f || b"\"#<>?`".contains(&byte) {
+            out.push_str(&format!("%{byte:02X}"));
+        } else {
+            out.push(char::from(byte));
+        }
+    }
+    out
 }
 
 /// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they

@@ -23,6 +23,16 @@ fn plain_client() -> Client {
         .unwrap()
 }
 
+/// A client over the real engine that speaks HTTP/2 by prior knowledge.
+fn h2_client() -> Client {
+    let engine = HyperEngine::builder()
+        .native_roots(false)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    Client::builder().engine(engine).build().unwrap()
+}
+
 #[tokio::test]
 async fn http1_round_trip_reports_status_headers_version_and_url() {
     let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
@@ -43,13 +53,7 @@ async fn http1_round_trip_reports_status_headers_version_and_url() {
 #[tokio::test]
 async fn http2_prior_knowledge_speaks_h2_end_to_end() {
     let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
-    let engine = HyperEngine::builder()
-        .native_roots(false)
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let client = Client::builder().engine(engine).build().unwrap();
-    let response = client
+    let response = h2_client()
         .post(server.url("/h2"))
         .body("over h2")
         .send()
@@ -551,15 +555,7 @@ async fn head_requests_get_the_length_but_no_body_over_h1_and_h2() {
             .with_body(Body::from_stream(chunks)))
     });
     let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
-    for h2 in [false, true] {
-        let mut builder = HyperEngine::builder().native_roots(false);
-        if h2 {
-            builder = builder.http2_prior_knowledge();
-        }
-        let client = Client::builder()
-            .engine(builder.build().unwrap())
-            .build()
-            .unwrap();
+    for (h2, client) in [(false, plain_client()), (true, h2_client())] {
         for _ in 0..2 {
             let response = client.head(server.url("/")).send().await.unwrap();
             assert_eq!(response.status(), 200, "h2: {h2}");
@@ -583,13 +579,11 @@ async fn a_reset_over_http2_is_a_connection_reset() {
         ))
     });
     let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
-    let engine = HyperEngine::builder()
-        .native_roots(false)
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let client = Client::builder().engine(engine).build().unwrap();
-    let err = client.get(server.url("/reset")).send().await.unwrap_err();
+    let err = h2_client()
+        .get(server.url("/reset"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
 }
 

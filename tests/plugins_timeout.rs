@@ -1,6 +1,8 @@
 //! Timeouts: request, connect and socket, each with its own kind, in
 //! virtual time.
 
+mod common;
+
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -116,14 +118,7 @@ async fn a_slow_reader_is_not_blamed_on_the_server() {
 #[tokio::test(start_paused = true)]
 async fn the_connect_timeout_reaches_the_real_engine() {
     // Accepts TCP but never answers the TLS handshake.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
+    let (addr, _held) = common::silent_listener().await;
     let client = Client::builder()
         .engine(HyperEngine::default())
         .timeout(Timeouts::new().connect(Duration::from_secs(4)))

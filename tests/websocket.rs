@@ -302,14 +302,7 @@ async fn shutdown_closes_open_websockets_with_going_away() {
 #[tokio::test(start_paused = true)]
 async fn a_wss_handshake_that_never_answers_is_a_connect_timeout() {
     // Accepts TCP, then never speaks TLS.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let held = tokio::spawn(async move {
-        let mut streams = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            streams.push(stream);
-        }
-    });
+    let (addr, held) = common::silent_listener().await;
     let client = Client::builder()
         .engine(HyperEngine::builder().native_roots(false).build().unwrap())
         .timeout(wiretape::plugins::Timeouts::new().connect(Duration::from_secs(3)))

@@ -73,3 +73,17 @@ pub fn log_sink() -> (
         lines,
     )
 }
+
+/// A listener that accepts TCP connections and never says a word (no TLS
+/// handshake, no HTTP): its address, and the task holding the connections.
+pub async fn silent_listener() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    (addr, held)
+}

@@ -365,3 +365,19 @@ async fn a_mock_peer_answers_pings_like_a_real_server() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_host_that_does_not_resolve_is_a_dns_error_for_websockets_as_for_http() {
+    let client = plain_client();
+    let http = client
+        .get("http://no-such-host.invalid/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(http.kind(), ErrorKind::Dns, "{http}");
+    let ws = client
+        .websocket("ws://no-such-host.invalid/")
+        .await
+        .unwrap_err();
+    assert_eq!(ws.kind(), ErrorKind::Dns, "{ws}");
+}

@@ -170,7 +170,13 @@ impl HyperEngine {
         port: u16,
         secure: bool,
     ) -> Result<Box<dyn Io>> {
-        let connect = TcpStream::connect((host, port));
+        // Resolved apart from connecting, so that a name that does not
+        // resolve is a DNS error, as it is for HTTP requests.
+        let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|err| Error::connect(ConnectFailure::Dns, name, err.to_string()))?
+            .collect();
+        let connect = TcpStream::connect(&addresses[..]);
         let tcp = match self.settings.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, connect)
                 .await

@@ -148,3 +148,47 @@ async fn a_login_redirect_sets_the_cookie_for_the_next_hop_over_the_wire() {
     assert_eq!((stored.name.as_str(), stored.http_only), ("session", true));
     server.shutdown().await;
 }
+
+/// The echo, whose WebSocket handshakes answer with a session cookie.
+struct HandshakeSetsCookie(MockEngine);
+
+impl wiretape::engine::Engine for HandshakeSetsCookie {
+    fn execute(
+        &self,
+        request: Request,
+    ) -> wiretape::engine::BoxFuture<'_, wiretape::Result<Response>> {
+        self.0.execute(request)
+    }
+
+    fn websocket(
+        &self,
+        request: Request,
+    ) -> wiretape::engine::BoxFuture<'_, wiretape::Result<wiretape::ws::WsConnection>> {
+        Box::pin(async move {
+            let (response, sink, stream) = self.0.websocket(request).await?.into_parts();
+            let response = response.with_header("set-cookie", "session=ws1; Path=/");
+            Ok(wiretape::ws::WsConnection::new(response, sink, stream))
+        })
+    }
+
+    fn capabilities(&self) -> wiretape::engine::Capabilities {
+        self.0.capabilities()
+    }
+}
+
+#[tokio::test]
+async fn a_cookie_set_by_a_websocket_handshake_is_kept() {
+    let jar = CookieJar::new();
+    let client = Client::builder()
+        .engine(HandshakeSetsCookie(
+            cookie_echo().with_websocket(|_, _| async {}),
+        ))
+        .cookies(Cookies::with_jar(jar.clone()))
+        .build()
+        .unwrap();
+    client.websocket("wss://chat.test/socket").await.unwrap();
+    assert_eq!(
+        sent(&client, "https://chat.test/history").await,
+        "session=ws1"
+    );
+}

@@ -74,19 +74,9 @@ impl Cookies {
             .filter_map(|pair| pair.split('=').next())
             .map(|name| name.trim().to_owned())
             .collect();
-        // A WebSocket handshake is an HTTP request: look its cookies up as one.
-        let mut url = request.url().clone();
-        let http_scheme = match url.scheme() {
-            "ws" => Some("http"),
-            "wss" => Some("https"),
-            _ => None,
-        };
-        if let Some(scheme) = http_scheme {
-            let _ = url.set_scheme(scheme);
-        }
         let pairs: Vec<String> = self
             .jar
-            .cookies_for(&url)
+            .cookies_for(&as_http(request.url()))
             .into_iter()
             .filter(|(name, _)| !own.contains(name))
             .map(|(name, value)| format!("{name}={value}"))
@@ -108,6 +98,21 @@ impl Cookies {
             request.headers_mut().insert(header::COOKIE, value);
         }
     }
+}
+
+/// The URL as the jar sees it: a WebSocket handshake is an HTTP request, so
+/// `ws`/`wss` count as `http`/`https`.
+fn as_http(url: &Url) -> Url {
+    let mut url = url.clone();
+    let http_scheme = match url.scheme() {
+        "ws" => Some("http"),
+        "wss" => Some("https"),
+        _ => None,
+    };
+    if let Some(scheme) = http_scheme {
+        let _ = url.set_scheme(scheme);
+    }
+    url
 }
 
 /// A cookie as the jar holds it.
@@ -251,8 +256,16 @@ impl Plugin for CookiesPlugin {
         mut request: Request,
         next: Next<'a>,
     ) -> BoxFuture<'a, Result<WsConnection>> {
-        self.0.add_to(&mut request);
-        next.websocket(request)
+        Box::pin(async move {
+            self.0.add_to(&mut request);
+            let url = as_http(request.url());
+            let connection = next.websocket(request).await?;
+            // The handshake's `101` may set cookies too (a session).
+            self.0
+                .jar
+                .store_response(connection.response().headers(), &url);
+            Ok(connection)
+        })
     }
 }
 

@@ -167,10 +167,21 @@ impl Request {
 }
 
 impl fmt::Display for Request {
-    /// `METHOD URL`, the form every error message uses to name a request.
+    /// `METHOD URL`, the form every error message and log line uses to name
+    /// a request. A password in the URL shows as `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, self.url)
+        write!(f, "{} {}", self.method, shown_url(&self.url))
     }
+}
+
+/// `url` as messages and logs show it: a password in it becomes `***`.
+pub(crate) fn shown_url(url: &Url) -> std::borrow::Cow<'_, Url> {
+    if url.password().is_none() {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(Some("***"));
+    std::borrow::Cow::Owned(shown)
 }
 
 impl fmt::Debug for Request {

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::body::ChunkStream;
 use crate::error::StatusError;
+use crate::request::shown_url;
 use crate::{Body, Error, Result};
 
 /// How much of an error response's body [`Response::error_for_status`] keeps.
@@ -241,7 +242,7 @@ impl Response {
 
     /// Reads the whole body and parses it as JSON into `T`.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
-        let what = format!("JSON response body from {}", self.url());
+        let what = format!("JSON response body from {}", shown_url(self.url()));
         let bytes = self.body.collect().await?;
         serde_json::from_slice(&bytes).map_err(|err| Error::decode(what, err))
     }
@@ -277,7 +278,7 @@ impl Response {
 
     /// Builds the [`Error::Status`] for this response, whatever its status.
     pub(crate) async fn into_status_error(self) -> Error {
-        let request = format!("{}", self.url());
+        let request = shown_url(self.url()).to_string();
         let (head, body) = self.into_parts();
         let mut stream = body.into_stream();
         let mut kept = Vec::new();

@@ -257,3 +257,37 @@ fn without_a_logger_entries_and_retries_go_to_tracing() {
         retry[0]
     );
 }
+
+#[tokio::test]
+async fn a_password_in_the_url_never_reaches_the_log_or_an_error() {
+    let (sink, lines) = log_sink();
+    let engine = MockEngine::new(|request| async move {
+        Err(wiretape::Error::reset(
+            request.to_string(),
+            "scripted reset",
+        ))
+    });
+    let err = client(engine, Logging::new().logger(sink))
+        .get("http://ada:s3cret@api.test/me")
+        .send()
+        .await
+        .unwrap_err();
+
+    let log = lines.lock().unwrap().join("\n");
+    assert!(!log.contains("s3cret"), "{log}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(
+        log.contains("REQUEST GET http://ada:***@api.test/me"),
+        "{log}"
+    );
+
+    // Nor an error for the status.
+    let engine = MockEngine::new(|_| async { Ok(wiretape::mock::respond_bad_request()) });
+    let response = client(engine, Logging::new())
+        .get("http://ada:s3cret@api.test/me")
+        .send()
+        .await
+        .unwrap();
+    let err = response.error_for_status().await.unwrap_err();
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}

@@ -621,3 +621,15 @@ async fn shutdown_ends_a_response_still_streaming_after_the_grace_period() {
     }
     assert!(ended, "the stream outlived the server");
 }
+
+#[tokio::test]
+async fn server_urls_for_a_path_without_its_slash_still_point_at_the_server() {
+    let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    assert_eq!(
+        server.url("users?page=2"),
+        format!("http://{addr}/users?page=2")
+    );
+    assert_eq!(server.ws_url("chat"), format!("ws://{addr}/chat"));
+    assert_eq!(server.url("/users"), format!("http://{addr}/users"));
+}

@@ -173,17 +173,25 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// An absolute URL on this server for `path` (`"/users?page=2"`), with
-    /// scheme `http` or `https`.
+    /// An absolute URL on this server for `path` (`"/users?page=2"`; the
+    /// leading `/` may be left out), with scheme `http` or `https`.
     pub fn url(&self, path: &str) -> String {
-        let scheme = if self.secure { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.local_addr, path)
+        self.url_with(if self.secure { "https" } else { "http" }, path)
     }
 
     /// The same, with scheme `ws` or `wss`.
     pub fn ws_url(&self, path: &str) -> String {
-        let scheme = if self.secure { "wss" } else { "ws" };
-        format!("{scheme}://{}{}", self.local_addr, path)
+        self.url_with(if self.secure { "wss" } else { "ws" }, path)
+    }
+
+    fn url_with(&self, scheme: &str, path: &str) -> String {
+        // Without it, "users" would run into the port: http://127.0.0.1:80users.
+        let slash = if path.is_empty() || path.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        format!("{scheme}://{}{slash}{path}", self.local_addr)
     }
 
     /// How many connections the server has accepted so far.

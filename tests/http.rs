@@ -633,3 +633,27 @@ async fn server_urls_for_a_path_without_its_slash_still_point_at_the_server() {
     assert_eq!(server.ws_url("chat"), format!("ws://{addr}/chat"));
     assert_eq!(server.url("/users"), format!("http://{addr}/users"));
 }
+
+#[tokio::test]
+async fn hop_by_hop_request_headers_stop_at_the_server() {
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("")) });
+    let server = server::serve(engine.clone(), "127.0.0.1:0").await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let head = "GET /x HTTP/1.1\r\nhost: api.test\r\nconnection: close, x-hop\r\n\
+                keep-alive: timeout=5\r\nte: trailers\r\nx-hop: 1\r\nx-end-to-end: 2\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply:?}");
+
+    let seen = &engine.request_history()[0];
+    for name in ["connection", "keep-alive", "te", "x-hop"] {
+        assert!(
+            !seen.headers().contains_key(name),
+            "{name} reached the engine"
+        );
+    }
+    assert_eq!(seen.headers()["x-end-to-end"], "2");
+}

@@ -306,6 +306,9 @@ async fn handle(
     }
 
     let head = request.method() == http::Method::HEAD;
+    // The engine is the origin: what described the client's connection
+    // stops here (and stays out of recordings).
+    strip_hop_by_hop(request.headers_mut());
     let body_name = name.clone();
     *request.body_mut() = from_http_body(body, move |err| classify(&err, &body_name, false));
     match shared.engine.execute(request).await {
@@ -403,16 +406,29 @@ fn to_wire(mut response: Response, version: http::Version, head: bool) -> hyper:
     }
     let mut response: hyper::Response<Body> = response.into();
     *response.version_mut() = version;
-    let hop: Vec<_> = response
-        .headers()
+    strip_hop_by_hop(response.headers_mut());
+    response
+}
+
+/// Removes the hop-by-hop headers: the standard ones and those the
+/// `Connection` header names (RFC 9110, section 7.6.1).
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let named: Vec<header::HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| header::HeaderName::try_from(name.trim()).ok())
+        .collect();
+    let hop: Vec<header::HeaderName> = headers
         .keys()
-        .filter(|n| is_hop_by_hop(n))
+        .filter(|name| is_hop_by_hop(name))
         .cloned()
+        .chain(named)
         .collect();
     for name in hop {
-        response.headers_mut().remove(name);
+        headers.remove(name);
     }
-    response
 }
 
 fn error_response(err: Error) -> Result<hyper::Response<Body>> {

@@ -238,3 +238,48 @@ async fn a_304_renews_freshness_from_all_its_cache_control_lines() {
         assert_eq!(engine.request_history().len(), 2, "{first}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_users_cached_response_is_never_served_to_another() {
+    // A per-user answer that the server marks cacheable and does not `Vary`:
+    // a client shared by two users must still keep their answers apart.
+    let engine = MockEngine::new(|request: Request| async move {
+        let who = request
+            .header_str("authorization")
+            .unwrap_or("anonymous")
+            .to_owned();
+        Ok(respond_ok(format!("account of {who}")).with_header("cache-control", "max-age=60"))
+    });
+    let client = caching(&engine);
+    let read = |token: Option<&'static str>| {
+        let client = client.clone();
+        async move {
+            let request = client.get("http://bank.test/account");
+            let request = match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            };
+            request.send().await.unwrap().text().await.unwrap()
+        }
+    };
+    assert_eq!(read(Some("ada")).await, "account of Bearer ada");
+    assert_eq!(read(Some("grace")).await, "account of Bearer grace");
+    assert_eq!(read(None).await, "account of anonymous");
+    assert_eq!(read(Some("ada")).await, "account of Bearer ada");
+    // Ada's second read came from the cache; nobody got someone else's.
+    assert_eq!(engine.request_history().len(), 3);
+
+    // A change by one user makes every user's stored copy stale.
+    client
+        .post("http://bank.test/account")
+        .bearer_auth("grace")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(Some("ada")).await, "account of Bearer ada");
+    assert_eq!(
+        engine.request_history().len(),
+        5,
+        "Ada's copy was dropped by Grace's POST"
+    );
+}

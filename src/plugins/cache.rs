@@ -35,6 +35,9 @@ pub enum CacheStatus {
 ///   max-age`, else `Expires` against `Date`) or a validator (`ETag`,
 ///   `Last-Modified`). `no-store`, in the response or the request, stores
 ///   nothing; `Vary: *` is never stored, and other `Vary` headers must match.
+///   A stored response also varies on the request's `Authorization` and
+///   `Cookie`, whatever its `Vary` says, so a client shared by several users
+///   never serves one user's answer to another.
 /// - While fresh (`max-age` minus `Age`, measured with `tokio::time`), it is
 ///   served without a request ([`CacheStatus::Hit`]). When stale, or when
 ///   either side says `no-cache`, it is revalidated with `If-None-Match` /
@@ -188,7 +191,9 @@ impl Cache {
             if unsafe_method
                 && (response.status().is_success() || response.status().is_redirection())
             {
-                self.lock().remove(&key);
+                // Every user's stored answer for this URL is now stale.
+                let url = url_of(&key);
+                self.lock().retain(|stored, _| url_of(stored) != url);
             }
             return Ok(response);
         }
@@ -358,13 +363,22 @@ impl Entry {
     }
 }
 
+/// Request headers that every stored response varies on, whatever its
+/// `Vary` says: the caller's credentials. A client shared by several users
+/// (a server calling an API on each user's behalf) must never hand one user's
+/// cached answer to another.
+const CREDENTIALS: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
+
 /// The request header values a stored response depends on, or `None` for
 /// `Vary: *`.
 fn vary_of(
     headers: &HeaderMap,
     request: &Request,
 ) -> Option<Vec<(HeaderName, Option<HeaderValue>)>> {
-    let mut vary = Vec::new();
+    let mut vary: Vec<(HeaderName, Option<HeaderValue>)> = CREDENTIALS
+        .iter()
+        .map(|name| (name.clone(), request.headers().get(name).cloned()))
+        .collect();
     for value in headers.get_all(header::VARY) {
         for name in value.to_str().unwrap_or("*").split(',') {
             let name = name.trim();
@@ -372,8 +386,10 @@ fn vary_of(
                 return None;
             }
             if let Ok(name) = HeaderName::try_from(name) {
-                let value = request.headers().get(&name).cloned();
-                vary.push((name, value));
+                if !vary.iter().any(|(known, _)| *known == name) {
+                    let value = request.headers().get(&name).cloned();
+                    vary.push((name, value));
+                }
             }
         }
     }
@@ -405,10 +421,26 @@ fn freshness(headers: &HeaderMap, directives: &Directives) -> Duration {
     lifetime.saturating_sub(age)
 }
 
+/// The URL without its fragment, then one line per credential header the
+/// request carries: each user's answers are kept apart (see [`CREDENTIALS`]).
 fn cache_key(request: &Request) -> String {
     let mut url = request.url().clone();
     url.set_fragment(None);
-    url.into()
+    let mut key = String::from(url);
+    for name in &CREDENTIALS {
+        for value in request.headers().get_all(name) {
+            key.push('\n');
+            key.push_str(name.as_str());
+            key.push_str(": ");
+            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+    }
+    key
+}
+
+/// The URL part of a [`cache_key`].
+fn url_of(key: &str) -> &str {
+    key.split('\n').next().unwrap_or(key)
 }
 
 impl fmt::Debug for Cache {

@@ -381,3 +381,35 @@ async fn a_host_that_does_not_resolve_is_a_dns_error_for_websockets_as_for_http(
         .unwrap_err();
     assert_eq!(ws.kind(), ErrorKind::Dns, "{ws}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_gives_up_on_a_server_that_never_answers_it() {
+    // The server reads the close frame and says nothing, keeping the socket open.
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("")) })
+        .with_websocket(|_, mut peer| async move { while peer.recv().await.is_some() {} });
+    let client = Client::builder().engine(engine).build().unwrap();
+
+    let mut socket = client.websocket("ws://mute.test/").await.unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(socket.close(1000, "bye").await.unwrap(), None);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(5),
+        "the default close timeout"
+    );
+    assert_eq!(
+        socket.close_frame().map(|c| c.code),
+        Some(CloseFrame::ABNORMAL)
+    );
+    assert_eq!(socket.recv().await.unwrap(), None, "the session is over");
+
+    let mut socket = client
+        .get("ws://mute.test/")
+        .websocket_config(WsConfig::default().close_timeout(Duration::from_millis(250)))
+        .websocket()
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(socket.close(1000, "bye").await.unwrap(), None);
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+}

@@ -135,16 +135,18 @@ pub struct WsConfig {
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
+    pub(crate) close_timeout: Duration,
 }
 
 impl Default for WsConfig {
     /// No automatic pings; 16 MiB frames and 64 MiB messages at most
-    /// (tungstenite's defaults).
+    /// (tungstenite's defaults); 5 s for the server to answer a close.
     fn default() -> Self {
         WsConfig {
             ping_interval: None,
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
+            close_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -168,6 +170,19 @@ impl WsConfig {
     pub fn max_message_size(mut self, bytes: usize) -> WsConfig {
         self.max_message_size = bytes;
         self
+    }
+
+    /// How long [`WebSocket::close`] waits for the server's close frame before
+    /// giving up on it (default 5 s): a server that never answers must not
+    /// hang the caller.
+    pub fn close_timeout(mut self, limit: Duration) -> WsConfig {
+        self.close_timeout = limit;
+        self
+    }
+
+    /// The configured close timeout.
+    pub fn get_close_timeout(&self) -> Duration {
+        self.close_timeout
     }
 
     /// The configured ping interval.

@@ -203,13 +203,30 @@ impl WebSocket {
 
     /// Closes the session: sends a close frame with `code` and `reason`, then
     /// waits for the server's close frame (dropping any data still in flight)
-    /// and returns it; `None` if the server dropped the connection instead.
+    /// and returns it; `None` if the server dropped the connection instead,
+    /// or did not answer within the [close timeout](WsConfig::close_timeout),
+    /// after which the session is over either way.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<Option<CloseFrame>> {
         if !self.ended {
             self.send(Frame::close(code, reason)).await?;
-            while let Some(frame) = self.recv().await? {
-                if let Frame::Close(close) = frame {
-                    return Ok(Some(close));
+            let limit = self.config.close_timeout;
+            let answer = async {
+                while let Some(frame) = self.recv().await? {
+                    if let Frame::Close(close) = frame {
+                        return Ok(Some(close));
+                    }
+                }
+                Ok(None)
+            };
+            match tokio::time::timeout(limit, answer).await {
+                Ok(Ok(Some(close))) => return Ok(Some(close)),
+                Ok(Ok(None)) => {}
+                Ok(Err(err)) => return Err(err),
+                Err(_) => {
+                    self.ended = true;
+                    self.peer_close
+                        .get_or_insert_with(|| CloseFrame::new(CloseFrame::ABNORMAL, ""));
+                    return Ok(None);
                 }
             }
         }

@@ -657,3 +657,29 @@ async fn hop_by_hop_request_headers_stop_at_the_server() {
     }
     assert_eq!(seen.headers()["x-end-to-end"], "2");
 }
+
+#[tokio::test]
+async fn a_reset_during_the_tls_handshake_is_a_connect_failure_safe_to_retry() {
+    // Reads the ClientHello, then resets: nothing of the request was sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((mut socket, _)) = listener.accept().await {
+            let mut hello = [0u8; 1024];
+            let _ = socket.read(&mut hello).await;
+            socket.set_zero_linger().unwrap();
+        }
+    });
+    let err = plain_client()
+        .post(format!("https://127.0.0.1:{}/payments", addr.port()))
+        .body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert!(
+        err.kind().is_before_request_sent(),
+        "so Retry may resend even a POST"
+    );
+    assert!(err.to_string().contains("while connecting"), "{err}");
+}

@@ -623,6 +623,23 @@ pub(crate) fn classify_io(io: &io::Error, request: &str, connecting: bool) -> Er
         io::ErrorKind::ConnectionRefused => {
             Error::connect(ConnectFailure::Refused, request, message)
         }
+        // Cut off while connecting (TCP or the TLS handshake): nothing of the
+        // request was sent, so this is a connect failure, safe to retry for
+        // any method, not a reset of an exchange.
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof
+            if connecting =>
+        {
+            Error::connect(
+                ConnectFailure::Other,
+                request,
+                format!(
+                    "the connection was cut off while connecting (TCP or TLS handshake): {message}"
+                ),
+            )
+        }
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe

@@ -2,7 +2,6 @@
 //!
 //! `yaml_serde` is the YAML organisation's maintained continuation of the
 //! deprecated `serde_yaml`, with the same API.
-#![allow(dead_code)] // used by the cassette and route-file modules
 
 use std::path::Path;
 

@@ -153,13 +153,10 @@ impl Client {
             let _ = request.url_mut().set_scheme(scheme);
         }
         *request.method_mut() = Method::GET;
-        if request.extensions().get::<WsConfig>().is_none() {
-            request.extensions_mut().insert(self.inner.websocket);
-        }
+        // The request's own settings win; engines read them from the extensions.
         let config = *request
-            .extensions()
-            .get::<WsConfig>()
-            .unwrap_or(&self.inner.websocket);
+            .extensions_mut()
+            .get_or_insert_with(|| self.inner.websocket);
         let name = request.to_string();
         let connection = self
             .inner

@@ -151,11 +151,12 @@ impl RequestBuilder {
         self.map(|request| {
             let content_type = form.content_type();
             let body = form.encode()?;
-            request.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_str(&content_type)
-                    .map_err(|err| Error::invalid(err.to_string()))?,
-            );
+            let content_type = HeaderValue::from_str(&content_type).map_err(|err| {
+                Error::invalid(format!("multipart content type for {request}: {err}"))
+            })?;
+            request
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
             *request.body_mut() = Body::from(body);
             Ok(())
         })

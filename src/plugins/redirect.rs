@@ -87,6 +87,7 @@ impl Redirect {
         self
     }
 
+    /// Follows redirects; called only with `max_hops > 0`.
     async fn run(&self, request: Request, next: Next<'_>) -> Result<Response> {
         // The original request's name and the URLs visited, built only once a
         // redirect happens: most calls are never redirected.
@@ -97,7 +98,7 @@ impl Redirect {
             let head = copy_head(&current);
             let body = current.body().try_clone();
             let response = next.run(current).await?;
-            if self.max_hops == 0 || !is_followed(response.status()) {
+            if !is_followed(response.status()) {
                 return Ok(answered_by(response, head));
             }
             let Some(target) = location(&head, &response)? else {
@@ -222,6 +223,18 @@ impl Plugin for RedirectPlugin {
             .get::<Redirect>()
             .copied()
             .unwrap_or(self.0);
+        if policy.max_hops == 0 {
+            // Nothing will be followed: keep only the URL the response may
+            // need, not a copy of the whole request head.
+            let url = request.url().clone();
+            return Box::pin(async move {
+                let mut response = next.run(request).await?;
+                if !response.has_url() {
+                    response.set_url(url);
+                }
+                Ok(response)
+            });
+        }
         Box::pin(async move { policy.run(request, next).await })
     }
 }

@@ -1110,15 +1110,44 @@ fn a_panicking_test_writes_nothing_and_leaves_the_old_cassette_whole() {
     );
 }
 
-#[test]
-fn two_recorders_on_one_cassette_do_not_interleave() {
+#[tokio::test]
+async fn two_recorders_on_one_cassette_keep_each_others_episodes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.yaml");
-    let first = builder(&path).mode(Mode::Record).build(api()).unwrap();
-    let second = builder(&path).mode(Mode::Record).build(api()).unwrap_err();
-    assert!(second.to_string().contains("another recorder"), "{second}");
-    drop(first);
-    builder(&path).mode(Mode::Record).build(api()).unwrap();
+    let open = || {
+        let cassette = builder(&path).mode(Mode::NewEpisodes).build(api()).unwrap();
+        let client = Client::builder().engine(cassette.clone()).build().unwrap();
+        (cassette, client)
+    };
+    let (first, first_client) = open();
+    let (second, second_client) = open();
+    get_text(&first_client, "http://api.test/text")
+        .await
+        .unwrap();
+    get_text(&second_client, "http://api.test/json")
+        .await
+        .unwrap();
+    // Each save adds its new episodes to what is on disk at that moment.
+    second.finish().unwrap();
+    first.finish().unwrap();
+    get_text(&second_client, "http://api.test/text?again")
+        .await
+        .unwrap();
+    second.finish().unwrap();
+    let uris: Vec<String> = Tape::load(&path)
+        .unwrap()
+        .interactions
+        .into_iter()
+        .map(|it| it.request.uri)
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "http://api.test/json",
+            "http://api.test/text",
+            "http://api.test/text?again"
+        ]
+    );
 }
 
 #[test]

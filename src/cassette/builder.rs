@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::filter::{Filters, JsonPath};
 use super::record::RecordOptions;
 use super::replay::{Index, Timing};
-use super::store::{self, CassetteLock, file_error};
+use super::store::{self, file_error};
 use super::{Cassette, Environment, Match, Mode, RECORD_ENV, Shared, State};
 use crate::engine::Engine;
 use crate::{Error, Result};
@@ -149,7 +149,9 @@ impl CassetteBuilder {
     }
 
     /// Opens the cassette around `inner`: reads the file when the mode
-    /// replays, takes the file's lock when it records.
+    /// replays. Recorders in several processes may share a file: each save
+    /// takes the file's lock and adds its new interactions to what is on
+    /// disk then.
     pub fn build<E: Engine>(self, inner: E) -> Result<Cassette<E>> {
         let path = self.path;
         if !self.problems.is_empty() {
@@ -193,11 +195,6 @@ impl CassetteBuilder {
         };
         let loaded = loaded.unwrap_or_default().interactions;
         let index = Index::build(&loaded, &self.matchers).map_err(|err| file_error(&path, err))?;
-        let lock = if recording {
-            Some(CassetteLock::acquire(&path)?)
-        } else {
-            None
-        };
         Ok(Cassette {
             inner: Arc::new(inner),
             shared: Arc::new(Shared {
@@ -217,9 +214,10 @@ impl CassetteBuilder {
                     index,
                     recorded: Vec::new(),
                     dirty: mode == Mode::Record,
+                    saved: 0,
+                    written: false,
                     replayed: 0,
                 }),
-                _lock: lock,
             }),
         })
     }

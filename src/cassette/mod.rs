@@ -86,7 +86,7 @@ use self::format::{RecordedRequest, RecordedResponse};
 use self::matching::{MissContext, miss_report};
 use self::record::RecordOptions;
 use self::replay::{Index, Lookup};
-use self::store::{CassetteLock, file_error};
+use self::store::file_error;
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::ws::WsConnection;
 use crate::{Body, Error, Request, Response, Result};
@@ -222,7 +222,6 @@ struct Shared {
     replaying: bool,
     recording: bool,
     state: Mutex<State>,
-    _lock: Option<CassetteLock>,
 }
 
 struct State {
@@ -230,6 +229,11 @@ struct State {
     index: Index,
     recorded: Vec<Slot>,
     dirty: bool,
+    /// How many of `recorded` are in the file already.
+    saved: usize,
+    /// Whether this cassette has written its file once (a re-record
+    /// replaces the file only the first time).
+    written: bool,
     replayed: usize,
 }
 
@@ -287,19 +291,20 @@ impl Shared {
         state.dirty = true;
     }
 
-    /// Writes the file when something changed.
+    /// Writes the file when something changed. Under the file's lock, the
+    /// new interactions are added to what is on disk at that moment (another
+    /// process may have saved since this one read it); only a re-record
+    /// ([`Mode::Record`]) replaces the file, on its first save.
     fn save(&self) -> Result<()> {
         let mut state = self.state();
         if !state.dirty {
             return Ok(());
         }
-        let mut interactions = Vec::with_capacity(state.loaded.len() + state.recorded.len());
-        if self.mode == Mode::NewEpisodes {
-            interactions.extend(state.loaded.iter().cloned());
-        }
-        for slot in &state.recorded {
+        let mut fresh = Vec::with_capacity(state.recorded.len() - state.saved);
+        for (i, slot) in state.recorded.iter().enumerate() {
             match slot {
-                Slot::Done(interaction) => interactions.push(interaction.clone()),
+                Slot::Done(interaction) if i >= state.saved => fresh.push(interaction.clone()),
+                Slot::Done(_) => {}
                 Slot::Pending(request) => {
                     return Err(file_error(
                         &self.path,
@@ -312,13 +317,20 @@ impl Shared {
                 }
             }
         }
-        store::save(
-            &self.path,
-            &Tape {
+        let replace = self.mode == Mode::Record && !state.written;
+        store::update(&self.path, |on_disk| {
+            let mut interactions = match on_disk {
+                Some(tape) if !replace => tape.interactions,
+                _ => Vec::new(),
+            };
+            interactions.extend(fresh);
+            Ok(Tape {
                 version: FORMAT_VERSION,
                 interactions,
-            },
-        )?;
+            })
+        })?;
+        state.saved = state.recorded.len();
+        state.written = true;
         state.dirty = false;
         Ok(())
     }

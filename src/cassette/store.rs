@@ -1,13 +1,30 @@
 //! Reading and writing cassette files: parse errors with file, line and
 //! column; atomic writes (a temporary file in the same folder, then a
-//! rename); a lock so two recorders never interleave on one file.
+//! rename); a lock that covers reading, merging and writing, so that
+//! recorders in several processes never lose each other's saves.
+//!
+//! Why the lock is a separate file that is never deleted: a lock on the
+//! cassette itself would be lost by the rename, and deleting a lock file
+//! while it is held lets one process lock the old inode and another a new
+//! one. `.<name>.lock` stays beside the cassette (empty, hidden).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::format::Tape;
 use crate::{Error, Result};
+
+/// How long a save waits for another process's save to finish before it
+/// gives up with an error naming the lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The prefix and suffix of the temporary file a save writes before the
+/// rename: `.wiretape-<cassette file name>.XXXXXX.tmp`.
+const TEMP_PREFIX: &str = ".wiretape-";
+const TEMP_SUFFIX: &str = ".tmp";
+const TEMP_RANDOM: usize = 6;
 
 /// An error about the cassette at `path`.
 pub(crate) fn file_error(path: &Path, message: impl Into<String>) -> Error {
@@ -58,15 +75,43 @@ pub(crate) fn load(path: &Path) -> Result<Option<Tape>> {
 /// Writes `tape` to `path` atomically: readers see the old file or the new
 /// one, never a part; a failure leaves the old file in place.
 pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
-    let text = crate::yaml::to_string(tape).map_err(|err| file_error(path, err.message()))?;
+    update(path, |_| Ok(tape.clone()))
+}
+
+/// Under the cassette's lock: reads what is on disk now (`None` when there
+/// is no file), lets `merge` make the new tape from it, and writes that
+/// atomically. Temporary files that earlier saves of this cassette left
+/// behind (a process killed mid-save) are removed first; the file keeps the
+/// permissions it had (a new one gets the umask's).
+pub(crate) fn update(path: &Path, merge: impl FnOnce(Option<Tape>) -> Result<Tape>) -> Result<()> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir)
         .map_err(|err| file_error(path, format!("cannot create {}: {err}", dir.display())))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".wiretape-")
-        .suffix(".tmp")
+    let _lock = CassetteLock::acquire(path, LOCK_WAIT)?;
+    sweep_temp_files(path, &dir);
+    let tape = merge(load(path)?)?;
+    let text = crate::yaml::to_string(&tape).map_err(|err| file_error(path, err.message()))?;
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!("{TEMP_PREFIX}{}.", file_name(path));
+    builder
+        .prefix(&prefix)
+        .suffix(TEMP_SUFFIX)
+        .rand_bytes(TEMP_RANDOM);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Subject to the umask, as a file written with `std::fs::write` is.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder
         .tempfile_in(&dir)
         .map_err(|err| file_error(path, format!("cannot create a temporary file: {err}")))?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        // Re-recording keeps the mode the user gave the file.
+        std::fs::set_permissions(temp.path(), existing.permissions()).map_err(|err| {
+            file_error(path, format!("cannot copy the file's permissions: {err}"))
+        })?;
+    }
     temp.write_all(text.as_bytes())
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|err| file_error(path, format!("cannot write: {err}")))?;
@@ -74,6 +119,39 @@ pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
     temp.persist(path)
         .map_err(|err| file_error(path, format!("cannot replace the file: {}", err.error)))?;
     Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `name` is a temporary file that a save of the cassette named
+/// `cassette` writes (and a killed one leaves behind).
+fn is_temp_file_of(name: &str, cassette: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.strip_prefix(cassette))
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|random| {
+            random.len() == TEMP_RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Removes the temporary files of earlier saves of `path`. Only a lock
+/// holder writes them, so while the lock is held every one is stale.
+fn sweep_temp_files(path: &Path, dir: &Path) {
+    let cassette = file_name(path);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if is_temp_file_of(&name.to_string_lossy(), &cassette) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 impl Tape {
@@ -108,24 +186,20 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// An exclusive lock on a cassette, held while a recorder may write it: a
-/// `<file>.lock` file beside it, locked, and removed when released.
+/// An exclusive lock on a cassette, held while a save reads, merges and
+/// writes it: `.<name>.lock` beside it, locked with the operating system's
+/// advisory lock (released by the kernel when a holder dies) and never
+/// deleted, so that every process locks the same file.
 #[derive(Debug)]
 pub(crate) struct CassetteLock {
-    path: PathBuf,
     _file: File,
 }
 
 impl CassetteLock {
-    /// Takes the lock, or says who holds it.
-    pub(crate) fn acquire(cassette: &Path) -> Result<CassetteLock> {
-        let mut name = cassette.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let dir = parent(&path);
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            file_error(cassette, format!("cannot create {}: {err}", dir.display()))
-        })?;
+    /// Takes the lock, waiting up to `wait` for another holder; the error
+    /// names the lock file.
+    pub(crate) fn acquire(cassette: &Path, wait: Duration) -> Result<CassetteLock> {
+        let path = parent(cassette).join(format!(".{}.lock", file_name(cassette)));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -134,27 +208,33 @@ impl CassetteLock {
             .map_err(|err| {
                 file_error(cassette, format!("cannot open {}: {err}", path.display()))
             })?;
-        match fs4::FileExt::try_lock(&file) {
-            Ok(()) => Ok(CassetteLock { path, _file: file }),
-            Err(fs4::TryLockError::WouldBlock) => Err(file_error(
-                cassette,
-                format!(
-                    "another recorder is writing this cassette (it holds {}); \
-                     give each test its own cassette, or run them one at a time",
-                    path.display()
-                ),
-            )),
-            Err(fs4::TryLockError::Error(err)) => Err(file_error(
-                cassette,
-                format!("cannot lock {}: {err}", path.display()),
-            )),
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match fs4::FileExt::try_lock(&file) {
+                Ok(()) => return Ok(CassetteLock { _file: file }),
+                Err(fs4::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(fs4::TryLockError::WouldBlock) => {
+                    return Err(file_error(
+                        cassette,
+                        format!(
+                            "another process has been saving this cassette for {wait:?} \
+                             (it holds {}); is a recorder stuck?",
+                            path.display()
+                        ),
+                    ));
+                }
+                Err(fs4::TryLockError::Error(err)) => {
+                    return Err(file_error(
+                        cassette,
+                        format!("cannot lock {}: {err}", path.display()),
+                    ));
+                }
+            }
         }
-    }
-}
-
-impl Drop for CassetteLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -162,16 +242,121 @@ impl Drop for CassetteLock {
 mod tests {
     use super::*;
 
+    /// In a child process of [`the_lock_is_never_held_twice_across_processes`]:
+    /// takes and releases the lock `ROUNDS` times, checking inside each hold
+    /// that nobody else is inside, and prints how many holds overlapped.
+    fn lock_child(cassette: &Path, inside: &Path) {
+        let mut overlaps = 0;
+        for _ in 0..ROUNDS {
+            let lock = CassetteLock::acquire(cassette, Duration::from_secs(30)).unwrap();
+            // `create_new` fails when another holder is inside.
+            match OpenOptions::new().write(true).create_new(true).open(inside) {
+                Ok(_) => {
+                    std::thread::yield_now();
+                    std::fs::remove_file(inside).unwrap();
+                }
+                Err(_) => overlaps += 1,
+            }
+            drop(lock);
+        }
+        println!("overlaps {overlaps}");
+    }
+
+    const ROUNDS: usize = 150;
+
     #[test]
-    fn a_second_recorder_on_one_file_is_refused_until_the_first_is_done() {
+    fn the_lock_is_never_held_twice_across_processes() {
+        const ROLE: &str = "WIRETAPE_LOCK_CHILD";
+        let test = "cassette::store::tests::the_lock_is_never_held_twice_across_processes";
+        if let Some(dir) = std::env::var_os(ROLE) {
+            let dir = PathBuf::from(dir);
+            return lock_child(&dir.join("t.yaml"), &dir.join("inside"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                    .env(ROLE, dir.path())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut overlaps = 0;
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success());
+            let text = String::from_utf8_lossy(&output.stdout);
+            let count = text
+                .lines()
+                .find_map(|line| line.split_once("overlaps ").map(|(_, n)| n))
+                .unwrap_or_else(|| panic!("a child reported nothing: {text}"));
+            overlaps += count.parse::<usize>().unwrap();
+        }
+        assert_eq!(overlaps, 0, "holds that overlapped another's");
+        // The lock file stays, so that every process locks the same inode.
+        assert!(dir.path().join(".t.yaml.lock").exists());
+    }
+
+    #[test]
+    fn a_held_lock_makes_a_save_wait_then_fail_naming_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let cassette = dir.path().join("t.yaml");
-        let first = CassetteLock::acquire(&cassette).unwrap();
-        let err = CassetteLock::acquire(&cassette).unwrap_err();
-        assert!(err.to_string().contains("another recorder"), "{err}");
-        drop(first);
-        assert!(!dir.path().join("t.yaml.lock").exists());
-        CassetteLock::acquire(&cassette).unwrap();
+        let held = CassetteLock::acquire(&cassette, Duration::ZERO).unwrap();
+        let err = CassetteLock::acquire(&cassette, Duration::from_millis(30)).unwrap_err();
+        assert!(err.to_string().contains(".t.yaml.lock"), "{err}");
+        drop(held);
+        CassetteLock::acquire(&cassette, Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn a_save_sweeps_only_its_own_cassettes_stale_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cassette = dir.path().join("a.yaml");
+        for name in [
+            ".wiretape-a.yaml.Ab12Cd.tmp",
+            ".wiretape-a.yaml.b.yaml.Zz99zz.tmp",
+            ".wiretape-b.yaml.Ab12Cd.tmp",
+            "notes.tmp",
+        ] {
+            std::fs::write(dir.path().join(name), "partial").unwrap();
+        }
+        save(&cassette, &Tape::default()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".a.yaml.lock",
+                ".wiretape-a.yaml.b.yaml.Zz99zz.tmp",
+                ".wiretape-b.yaml.Ab12Cd.tmp",
+                "a.yaml",
+                "notes.tmp"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn re_recording_keeps_the_files_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cassette = dir.path().join("t.yaml");
+        save(&cassette, &Tape::default()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // A new file gets what `std::fs::write` would give it (the umask's).
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        assert_eq!(mode(&cassette), mode(&plain));
+        for wanted in [0o644, 0o640, 0o600] {
+            std::fs::set_permissions(&cassette, std::fs::Permissions::from_mode(wanted)).unwrap();
+            save(&cassette, &Tape::default()).unwrap();
+            assert_eq!(mode(&cassette), wanted);
+        }
     }
 
     #[test]

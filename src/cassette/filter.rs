@@ -29,6 +29,109 @@ pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
     "private-token",
 ];
 
+/// Whether a header called `name` carries a credential, by name (the
+/// [`DEFAULT_REDACTED_HEADERS`]) or by pattern (`authentication`,
+/// `*-token`, `*-api-key`, `*-apikey`, `*-secret`, `*-password`,
+/// `*-credential(s)`, `*-session-id`): what recording redacts by default and
+/// what `wiretape lint` looks for. Case-insensitive.
+///
+/// ```
+/// use wiretape::cassette::is_credential_header;
+/// assert!(is_credential_header("Authorization"));
+/// assert!(is_credential_header("X-Api-Token"));
+/// assert!(is_credential_header("x-vendor-api-key"));
+/// assert!(!is_credential_header("content-type"));
+/// assert!(!is_credential_header("x-token-expires"));
+/// ```
+pub fn is_credential_header(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    DEFAULT_REDACTED_HEADERS.contains(&name.as_str())
+        || matches!(
+            name.as_str(),
+            "authentication" | "x-authentication" | "token" | "apikey" | "x-apikey" | "x-auth"
+        )
+        || [
+            "-token",
+            "-api-key",
+            "-apikey",
+            "-secret",
+            "-password",
+            "-credential",
+            "-credentials",
+            "-session-id",
+            "-sessionid",
+        ]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// Whether a query parameter, form field or JSON key called `name` holds a
+/// credential: `access_token`, `refresh_token`, `id_token`, `token`,
+/// `client_secret`, `password`, `passwd`, `api_key`, `apikey`, `secret`,
+/// `private_key`, `session_id` and their spellings (`accessToken`,
+/// `api-key`, `X-Amz-Security-Token`: case, `-` and `_` do not matter).
+/// What recording redacts by default and what `wiretape lint` looks for.
+///
+/// ```
+/// use wiretape::cassette::is_credential_key;
+/// assert!(is_credential_key("access_token"));
+/// assert!(is_credential_key("refreshToken"));
+/// assert!(is_credential_key("client_secret"));
+/// assert!(is_credential_key("X-Amz-Security-Token"));
+/// assert!(!is_credential_key("token_type"));
+/// assert!(!is_credential_key("max_tokens"));
+/// assert!(!is_credential_key("page"));
+/// ```
+pub fn is_credential_key(name: &str) -> bool {
+    let key: String = name
+        .chars()
+        .filter(|c| *c != '_' && *c != '-' && *c != '.')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(
+        key.as_str(),
+        "password"
+            | "passwd"
+            | "pwd"
+            | "pass"
+            | "secret"
+            | "apikey"
+            | "apisecret"
+            | "token"
+            | "privatekey"
+            | "sessionid"
+            | "clientassertion"
+            | "assertion"
+            | "xamzsignature"
+            | "xamzcredential"
+            | "sig"
+            | "signature"
+    ) || ["token", "secret", "password", "apikey", "passphrase"]
+        .iter()
+        .any(|suffix| key.ends_with(suffix))
+}
+
+/// Whether `text` is shaped like a JSON Web Token (three base64url parts,
+/// the first two starting with `eyJ`, i.e. `{"`).
+///
+/// ```
+/// use wiretape::cassette::is_jwt;
+/// assert!(is_jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"));
+/// assert!(!is_jwt("hello.world.again"));
+/// ```
+pub fn is_jwt(text: &str) -> bool {
+    jwt_regex().find(text).is_some_and(|m| m.as_str() == text)
+}
+
+/// JSON Web Tokens inside any text.
+fn jwt_regex() -> &'static Regex {
+    static JWT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    JWT.get_or_init(|| {
+        Regex::new(r"eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+            .expect("the JWT pattern compiles")
+    })
+}
+
 /// The filters of one cassette.
 #[derive(Debug, Clone)]
 pub(crate) struct Filters {

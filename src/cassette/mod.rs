@@ -76,7 +76,9 @@ use bytes::Bytes;
 
 pub use self::builder::CassetteBuilder;
 pub use self::env::{Environment, Mode, RECORD_ENV, current_test_name, path_in};
-pub use self::filter::{DEFAULT_REDACTED_HEADERS, REDACTED};
+pub use self::filter::{
+    DEFAULT_REDACTED_HEADERS, REDACTED, is_credential_header, is_credential_key, is_jwt,
+};
 pub use self::format::{FORMAT_VERSION, Interaction, Tape};
 pub use self::matching::{CassetteMiss, Match, NearMiss, RequestParts};
 pub use self::replay::Timing;

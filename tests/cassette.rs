@@ -1190,7 +1190,7 @@ fn malformed_and_unknown_cassettes_are_clear_errors() {
     let err = builder(&path).build(api()).unwrap_err();
     assert!(
         err.to_string().contains(
-            "base64.yaml: interaction 0 (GET http://x.test/): response body: invalid base64"
+            "base64.yaml:4:29: interaction 0 (GET http://x.test/): response body: invalid base64"
         ),
         "{err}"
     );

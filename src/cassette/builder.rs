@@ -65,9 +65,44 @@ impl CassetteBuilder {
     }
 
     /// Records header `name` as it is, even if it is redacted by default
-    /// (see [`DEFAULT_REDACTED_HEADERS`](super::DEFAULT_REDACTED_HEADERS)).
+    /// (see [`DEFAULT_REDACTED_HEADERS`](super::DEFAULT_REDACTED_HEADERS)
+    /// and [`is_credential_header`](super::is_credential_header)).
     pub fn keep_header(mut self, name: &str) -> Self {
         self.filters.keep_header(name);
+        self
+    }
+
+    /// Records the query parameter, form field or JSON key `name` as it is,
+    /// even if its name says it holds a credential (see
+    /// [`is_credential_key`](super::is_credential_key)): by default
+    /// `?access_token=…` and `{"password": …}` are written as
+    /// `<ACCESS_TOKEN>` and `<PASSWORD>`.
+    pub fn keep_key(mut self, name: &str) -> Self {
+        self.filters.keep_key(name);
+        self
+    }
+
+    /// Records JSON Web Tokens as they are; by default any JWT in a URL,
+    /// header or body is written as `<JWT>`.
+    pub fn keep_jwts(mut self) -> Self {
+        self.filters.keep_jwts();
+        self
+    }
+
+    /// Records the password (or, without one, the user name) of a URL's
+    /// userinfo as it is; by default it is written as `<PASSWORD>`.
+    pub fn keep_userinfo(mut self) -> Self {
+        self.filters.keep_userinfo();
+        self
+    }
+
+    /// Hides a request's credentials only where they were found. By default
+    /// a credential the request carries (in a redacted header, a credential
+    /// key, the userinfo) is also hidden wherever else it appears in the
+    /// same interaction, for an API that echoes a token back; values
+    /// shorter than 6 characters are only hidden where they were found.
+    pub fn keep_echoes(mut self) -> Self {
+        self.filters.keep_echoes();
         self
     }
 

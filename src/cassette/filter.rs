@@ -3,17 +3,22 @@
 //! The same filters run on the live request before matching, so a filtered
 //! value still matches its recorded placeholder. Sensitive-data pairs
 //! (`filter_sensitive_data`) are restored on replay: the placeholder in a
-//! recorded response becomes the real value again.
+//! recorded response becomes the real value again. Besides the user's
+//! filters, the defaults of [`super::secrets`] hide credentials found by
+//! name and shape, each of which a user can switch off on its own.
 
 use regex::Regex;
 use url::Url;
 
-use super::format::Headers;
+use super::format::{BodyForm, ChunkData, Headers, Interaction};
+use super::secrets::{self, MIN_ECHO_LEN, Seen, is_placeholder};
 
 /// The placeholder written instead of a credential header's value.
 pub const REDACTED: &str = "<REDACTED>";
 
-/// Headers whose values are redacted unless the user keeps them.
+/// Headers whose values are redacted unless the user keeps them; headers
+/// whose names match a credential pattern are too (see
+/// [`is_credential_header`](super::is_credential_header)).
 pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
@@ -29,110 +34,32 @@ pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
     "private-token",
 ];
 
-/// Whether a header called `name` carries a credential, by name (the
-/// [`DEFAULT_REDACTED_HEADERS`]) or by pattern (`authentication`,
-/// `*-token`, `*-api-key`, `*-apikey`, `*-secret`, `*-password`,
-/// `*-credential(s)`, `*-session-id`): what recording redacts by default and
-/// what `wiretape lint` looks for. Case-insensitive.
-///
-/// ```
-/// use wiretape::cassette::is_credential_header;
-/// assert!(is_credential_header("Authorization"));
-/// assert!(is_credential_header("X-Api-Token"));
-/// assert!(is_credential_header("x-vendor-api-key"));
-/// assert!(!is_credential_header("content-type"));
-/// assert!(!is_credential_header("x-token-expires"));
-/// ```
-pub fn is_credential_header(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    DEFAULT_REDACTED_HEADERS.contains(&name.as_str())
-        || matches!(
-            name.as_str(),
-            "authentication" | "x-authentication" | "token" | "apikey" | "x-apikey" | "x-auth"
-        )
-        || [
-            "-token",
-            "-api-key",
-            "-apikey",
-            "-secret",
-            "-password",
-            "-credential",
-            "-credentials",
-            "-session-id",
-            "-sessionid",
-        ]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
+/// Which default filters are on (all, unless the user opts out of one).
+#[derive(Debug, Clone)]
+struct Defaults {
+    /// Headers kept as they are, even if their names look like credentials.
+    kept_headers: Vec<String>,
+    /// Query, form and JSON keys kept as they are.
+    kept_keys: Vec<String>,
+    jwts: bool,
+    userinfo: bool,
+    echoes: bool,
 }
 
-/// Whether a query parameter, form field or JSON key called `name` holds a
-/// credential: `access_token`, `refresh_token`, `id_token`, `token`,
-/// `client_secret`, `password`, `passwd`, `api_key`, `apikey`, `secret`,
-/// `private_key`, `session_id` and their spellings (`accessToken`,
-/// `api-key`, `X-Amz-Security-Token`: case, `-` and `_` do not matter).
-/// What recording redacts by default and what `wiretape lint` looks for.
-///
-/// ```
-/// use wiretape::cassette::is_credential_key;
-/// assert!(is_credential_key("access_token"));
-/// assert!(is_credential_key("refreshToken"));
-/// assert!(is_credential_key("client_secret"));
-/// assert!(is_credential_key("X-Amz-Security-Token"));
-/// assert!(!is_credential_key("token_type"));
-/// assert!(!is_credential_key("max_tokens"));
-/// assert!(!is_credential_key("page"));
-/// ```
-pub fn is_credential_key(name: &str) -> bool {
-    let key: String = name
-        .chars()
-        .filter(|c| *c != '_' && *c != '-' && *c != '.')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    matches!(
-        key.as_str(),
-        "password"
-            | "passwd"
-            | "pwd"
-            | "pass"
-            | "secret"
-            | "apikey"
-            | "apisecret"
-            | "token"
-            | "privatekey"
-            | "sessionid"
-            | "clientassertion"
-            | "assertion"
-            | "xamzsignature"
-            | "xamzcredential"
-            | "sig"
-            | "signature"
-    ) || ["token", "secret", "password", "apikey", "passphrase"]
-        .iter()
-        .any(|suffix| key.ends_with(suffix))
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            kept_headers: Vec::new(),
+            kept_keys: Vec::new(),
+            jwts: true,
+            userinfo: true,
+            echoes: true,
+        }
+    }
 }
 
-/// Whether `text` is shaped like a JSON Web Token (three base64url parts,
-/// the first two starting with `eyJ`, i.e. `{"`).
-///
-/// ```
-/// use wiretape::cassette::is_jwt;
-/// assert!(is_jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"));
-/// assert!(!is_jwt("hello.world.again"));
-/// ```
-pub fn is_jwt(text: &str) -> bool {
-    jwt_regex().find(text).is_some_and(|m| m.as_str() == text)
-}
-
-/// JSON Web Tokens inside any text.
-fn jwt_regex() -> &'static Regex {
-    static JWT: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    JWT.get_or_init(|| {
-        Regex::new(r"eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
-            .expect("the JWT pattern compiles")
-    })
-}
-
-/// The filters of one cassette.
+/// The filters of one cassette; [`Filters::for_request`] adds what one
+/// interaction's request carries.
 #[derive(Debug, Clone)]
 pub(crate) struct Filters {
     headers: Vec<(String, String)>,
@@ -143,6 +70,12 @@ pub(crate) struct Filters {
     /// Each secret as it may be written (as is, percent-encoded in a URL or
     /// form, escaped in JSON), with its placeholder: what recording hides.
     hidden: Vec<(String, String)>,
+    defaults: Defaults,
+    /// The credentials found in this interaction's request.
+    seen: Seen,
+    /// Their spellings, as `hidden`, for the ones long enough to look for
+    /// elsewhere.
+    echoes: Vec<(String, String)>,
 }
 
 impl Default for Filters {
@@ -157,8 +90,37 @@ impl Default for Filters {
             json_paths: Vec::new(),
             secrets: Vec::new(),
             hidden: Vec::new(),
+            defaults: Defaults::default(),
+            seen: Seen::default(),
+            echoes: Vec::new(),
         }
     }
+}
+
+/// The ways `value` may be written: as is, percent-encoded as in a query or
+/// form (`+` or `%20` for a space), escaped as in a JSON string.
+fn spellings(value: &str) -> Vec<String> {
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let json = serde_json::Value::from(value).to_string();
+    let mut out = vec![
+        value.to_string(),
+        form.replace('+', "%20"),
+        form,
+        json[1..json.len() - 1].to_string(),
+    ];
+    out.dedup();
+    out
+}
+
+fn add_spellings(list: &mut Vec<(String, String)>, value: &str, placeholder: &str) {
+    for spelling in spellings(value) {
+        if !list.iter().any(|(known, _)| *known == spelling) {
+            list.push((spelling, placeholder.to_string()));
+        }
+    }
+    // Longest first, so that a value inside another one does not leave a
+    // part of the longer one behind.
+    list.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
 }
 
 impl Filters {
@@ -170,6 +132,23 @@ impl Filters {
 
     pub(crate) fn keep_header(&mut self, name: &str) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.defaults.kept_headers.push(name.to_ascii_lowercase());
+    }
+
+    pub(crate) fn keep_key(&mut self, name: &str) {
+        self.defaults.kept_keys.push(name.to_string());
+    }
+
+    pub(crate) fn keep_jwts(&mut self) {
+        self.defaults.jwts = false;
+    }
+
+    pub(crate) fn keep_userinfo(&mut self) {
+        self.defaults.userinfo = false;
+    }
+
+    pub(crate) fn keep_echoes(&mut self) {
+        self.defaults.echoes = false;
     }
 
     pub(crate) fn query(&mut self, param: &str, placeholder: &str) {
@@ -191,59 +170,177 @@ impl Filters {
         }
         self.secrets
             .push((value.to_string(), placeholder.to_string()));
-        let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        let json = serde_json::Value::from(value).to_string();
-        let variants = [
-            value.to_string(),
-            // A query or form value (`@` as `%40`, a space as `+`), and a
-            // space written `%20` as browsers' encodeURIComponent does.
-            form.replace('+', "%20"),
-            form,
-            // A JSON string escapes quotes, backslashes and control
-            // characters.
-            json[1..json.len() - 1].to_string(),
-        ];
-        for variant in variants {
-            if !self.hidden.iter().any(|(known, _)| *known == variant) {
-                self.hidden.push((variant, placeholder.to_string()));
+        add_spellings(&mut self.hidden, value, placeholder);
+    }
+
+    /// The placeholder for header `name`'s values, if it is filtered.
+    fn header_placeholder(&self, name: &str) -> Option<&str> {
+        if let Some((_, placeholder)) = self.headers.iter().find(|(n, _)| n == name) {
+            return Some(placeholder);
+        }
+        let kept = self
+            .defaults
+            .kept_headers
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(name));
+        (!kept && secrets::is_credential_header(name)).then_some(REDACTED)
+    }
+
+    /// Whether a query, form or JSON key's value is hidden by default.
+    fn hides_key(&self, name: &str) -> bool {
+        secrets::is_credential_key(name)
+            && !self
+                .defaults
+                .kept_keys
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(name))
+    }
+
+    /// These filters plus the credentials that the request (its URL,
+    /// headers and body before any filter) carries, so that they are hidden
+    /// wherever they appear in this interaction, and so that replay can put
+    /// the replaying request's own values back.
+    pub(crate) fn for_request(&self, url: &Url, headers: &Headers, body: &[u8]) -> Filters {
+        let mut seen = Seen::default();
+        for (name, values) in &headers.0 {
+            if self.header_placeholder(name).is_some() {
+                values.iter().for_each(|v| seen.add_header(name, v));
             }
         }
+        if self.defaults.userinfo {
+            match url.password() {
+                Some(password) => {
+                    seen.add("password", &percent_decode(password));
+                }
+                None if !url.username().is_empty() => {
+                    seen.add("username", &percent_decode(url.username()));
+                }
+                None => {}
+            }
+        }
+        for (key, value) in url.query_pairs() {
+            if self.hides_key(&key) {
+                seen.add(&key, &value);
+            }
+        }
+        if let Ok(text) = std::str::from_utf8(body) {
+            if let Some(json) = parse_json(text) {
+                let mut named = Vec::new();
+                collect_named(&json, &|key| self.hides_key(key), &mut named);
+                named.iter().for_each(|(key, value)| {
+                    seen.add(key, value);
+                });
+            } else if secrets::looks_like_form(text) {
+                for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+                    if self.hides_key(&key) {
+                        seen.add(&key, &value);
+                    }
+                }
+            }
+            if self.defaults.jwts {
+                seen.add_jwts(text);
+            }
+        }
+        if self.defaults.jwts {
+            seen.add_jwts(url.as_str());
+            for (name, values) in &headers.0 {
+                if self.header_placeholder(name).is_none() {
+                    values.iter().for_each(|v| seen.add_jwts(v));
+                }
+            }
+        }
+        let mut filters = self.clone();
+        if self.defaults.echoes {
+            for (value, placeholder) in seen.pairs() {
+                if value.chars().count() >= MIN_ECHO_LEN {
+                    add_spellings(&mut filters.echoes, value, placeholder);
+                }
+            }
+        }
+        filters.seen = seen;
+        filters
     }
 
     /// Replaces filtered header values, and secrets inside any value.
     pub(crate) fn headers(&self, headers: &mut Headers) {
         for (name, values) in &mut headers.0 {
-            if let Some((_, placeholder)) = self.headers.iter().find(|(n, _)| n == name) {
-                values.iter_mut().for_each(|v| *v = placeholder.clone());
+            if let Some(placeholder) = self.header_placeholder(name) {
+                values.iter_mut().for_each(|v| {
+                    if !is_placeholder(v) {
+                        *v = placeholder.to_string();
+                    }
+                });
                 continue;
             }
             for value in values {
                 self.hide_secrets(value);
+                self.hide_jwts(value);
             }
         }
     }
 
-    /// Replaces filtered query parameters, and secrets anywhere in the URL.
+    /// The placeholder for a credential `value` found under `name` in a
+    /// part of the interaction that [`for_request`](Self::for_request) did
+    /// not search (a response): the request's, if it carried the same value.
+    fn placeholder(&self, local: &mut Seen, name: &str, value: &str) -> Option<String> {
+        if let Some(known) = self.seen.placeholder_of(value) {
+            return Some(known.to_string());
+        }
+        if local.is_empty() {
+            *local = self.seen.clone();
+        }
+        local.add(name, value)
+    }
+
+    /// Replaces filtered query parameters, credentials in the userinfo, and
+    /// secrets anywhere in the URL.
     pub(crate) fn url(&self, url: &mut Url) {
-        if !self.query.is_empty() && url.query().is_some() {
+        if self.defaults.userinfo {
+            if url.password().is_some_and(|p| !is_placeholder(p)) {
+                let placeholder = self
+                    .seen
+                    .placeholder_of(&percent_decode(url.password().unwrap_or_default()))
+                    .unwrap_or("<PASSWORD>")
+                    .to_string();
+                let _ = url.set_password(Some(&placeholder));
+            } else if url.password().is_none()
+                && !url.username().is_empty()
+                && !is_placeholder(url.username())
+            {
+                let placeholder = self
+                    .seen
+                    .placeholder_of(&percent_decode(url.username()))
+                    .unwrap_or("<USERNAME>")
+                    .to_string();
+                let _ = url.set_username(&placeholder);
+            }
+        }
+        if url.query().is_some() {
             let mut changed = false;
+            let mut local = Seen::default();
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
-                .map(
-                    |(k, v)| match self.query.iter().find(|(param, _)| param.as_str() == k) {
-                        Some((_, placeholder)) => {
+                .map(|(k, v)| {
+                    if let Some((_, placeholder)) =
+                        self.query.iter().find(|(param, _)| param.as_str() == k)
+                    {
+                        changed = true;
+                        return (k.into_owned(), placeholder.clone());
+                    }
+                    if self.hides_key(&k) {
+                        if let Some(placeholder) = self.placeholder(&mut local, &k, &v) {
                             changed = true;
-                            (k.into_owned(), placeholder.clone())
+                            return (k.into_owned(), placeholder);
                         }
-                        None => (k.into_owned(), v.into_owned()),
-                    },
-                )
+                    }
+                    (k.into_owned(), v.into_owned())
+                })
                 .collect();
             if changed {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        if self.secrets.is_empty() {
+        if self.hidden.is_empty() && self.echoes.is_empty() && !self.defaults.jwts {
             return;
         }
         if let Some(host) = url.host_str().map(str::to_owned) {
@@ -266,7 +363,8 @@ impl Filters {
             }
         }
         let mut text = url.as_str().to_string();
-        if self.hide_secrets(&mut text) {
+        let changed = self.hide_secrets(&mut text) | self.hide_jwts(&mut text);
+        if changed {
             if let Ok(parsed) = Url::parse(&text) {
                 *url = parsed;
             }
@@ -275,15 +373,14 @@ impl Filters {
 
     /// Whether any filter looks into bodies.
     pub(crate) fn filters_bodies(&self) -> bool {
-        !(self.body_regexes.is_empty() && self.json_paths.is_empty() && self.secrets.is_empty())
+        // The defaults always look for credential keys.
+        true
     }
 
-    /// The body with regex matches, JSON-path values and secrets replaced;
-    /// the input unchanged when nothing applies (binary bodies, say).
+    /// The body with regex matches, JSON-path values, credential keys' values,
+    /// JWTs and secrets replaced; `None` when nothing applies (binary bodies,
+    /// say).
     pub(crate) fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
-        if !self.filters_bodies() {
-            return None;
-        }
         let text = std::str::from_utf8(body).ok()?;
         let mut text = text.to_string();
         let mut changed = false;
@@ -300,19 +397,116 @@ impl Filters {
                 changed = true;
             }
         }
+        changed |= self.hide_keys(&mut text);
         changed |= self.hide_secrets(&mut text);
+        changed |= self.hide_jwts(&mut text);
         changed.then(|| text.into_bytes())
     }
 
-    /// Whether any sensitive-data pair must be restored on replay.
-    pub(crate) fn restores(&self) -> bool {
-        !self.secrets.is_empty()
+    /// Hides credential keys' values in a JSON or form body.
+    fn hide_keys(&self, text: &mut String) -> bool {
+        let mut local = Seen::default();
+        if let Some(mut json) = parse_json(text) {
+            let mut replaced = text.clone();
+            // Placeholders are named after the key they were found under.
+            let mut named = Vec::new();
+            collect_named(&json, &|key| self.hides_key(key), &mut named);
+            if named.iter().all(|(_, v)| is_placeholder(v) || v.is_empty()) {
+                return false;
+            }
+            let pairs: Vec<(String, String)> = named
+                .into_iter()
+                .filter_map(|(key, value)| {
+                    let placeholder = self.placeholder(&mut local, &key, &value)?;
+                    Some((value, placeholder))
+                })
+                .collect();
+            for (value, placeholder) in &pairs {
+                replaced = replaced.replace(
+                    &serde_json::Value::from(value.as_str()).to_string(),
+                    &serde_json::Value::from(placeholder.as_str()).to_string(),
+                );
+            }
+            // Written with other escapes than serde_json's: re-encode.
+            let hidden = parse_json(&replaced).is_some_and(|after| {
+                let mut left = Vec::new();
+                collect_named(&after, &|key| self.hides_key(key), &mut left);
+                left.iter().all(|(_, v)| is_placeholder(v))
+            });
+            if !hidden {
+                replace_named(&mut json, &|key| self.hides_key(key), &|value| {
+                    pairs
+                        .iter()
+                        .find(|(v, _)| v == value)
+                        .map(|(_, p)| p.clone())
+                });
+                replaced = json.to_string();
+            }
+            let changed = replaced != *text;
+            *text = replaced;
+            return changed;
+        }
+        if !secrets::looks_like_form(text) {
+            return false;
+        }
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        let mut changed = false;
+        let pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if self.hides_key(&k) {
+                    if let Some(placeholder) = self.placeholder(&mut local, &k, &v) {
+                        changed = true;
+                        return (k, placeholder);
+                    }
+                }
+                (k, v)
+            })
+            .collect();
+        if changed {
+            *text = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+        }
+        changed
     }
 
-    /// Puts real values back in place of their placeholders.
+    /// Free text (a recorded error's message) with secrets, credential
+    /// pairs (`access_token=…` in a quoted URL) and JWTs hidden.
+    pub(crate) fn message(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        self.hide_secrets(&mut text);
+        self.hide_jwts(&mut text);
+        let mut local = Seen::default();
+        let pairs = secrets::pair_regex();
+        let replaced = pairs.replace_all(&text, |caps: &regex::Captures<'_>| {
+            let (key, value) = (&caps[1], &caps[2]);
+            match self.hides_key(key) {
+                true => match self.placeholder(&mut local, key, &percent_decode(value)) {
+                    Some(placeholder) => format!("{key}={placeholder}"),
+                    None => caps[0].to_string(),
+                },
+                false => caps[0].to_string(),
+            }
+        });
+        replaced.into_owned()
+    }
+
+    /// Whether anything must be restored on replay: the user's sensitive
+    /// pairs, or credentials the request carries.
+    pub(crate) fn restores(&self) -> bool {
+        !self.secrets.is_empty() || !self.seen.is_empty()
+    }
+
+    /// Puts real values back in place of their placeholders: the user's
+    /// sensitive pairs, and the values the replaying request carries in
+    /// place of the placeholders the recording gave the same places.
     pub(crate) fn restore(&self, text: &mut String) -> bool {
         let mut changed = false;
-        for (value, placeholder) in &self.secrets {
+        let pairs = self.secrets.iter().chain(self.seen.pairs());
+        for (value, placeholder) in pairs {
             if text.contains(placeholder.as_str()) {
                 *text = text.replace(placeholder.as_str(), value);
                 changed = true;
@@ -323,7 +517,7 @@ impl Filters {
 
     fn hide_secrets(&self, text: &mut String) -> bool {
         let mut changed = false;
-        for (value, placeholder) in &self.hidden {
+        for (value, placeholder) in self.hidden.iter().chain(&self.echoes) {
             if text.contains(value.as_str()) {
                 *text = text.replace(value.as_str(), placeholder);
                 changed = true;
@@ -331,6 +525,165 @@ impl Filters {
         }
         changed
     }
+
+    fn hide_jwts(&self, text: &mut String) -> bool {
+        if !self.defaults.jwts || !text.contains("eyJ") {
+            return false;
+        }
+        let mut local = Seen::default();
+        let replaced = secrets::jwt_regex().replace_all(text, |caps: &regex::Captures<'_>| {
+            self.placeholder(&mut local, "jwt", &caps[0])
+                .unwrap_or_else(|| caps[0].to_string())
+        });
+        if replaced == *text {
+            return false;
+        }
+        *text = replaced.into_owned();
+        true
+    }
+
+    /// Applies these filters (and the credentials its request carries) to an
+    /// interaction already in cassette form: what importers and
+    /// [`Tape::save`](super::Tape::save) do.
+    pub(crate) fn scrub(&self, interaction: &mut Interaction) {
+        let request = &mut interaction.request;
+        let body = request
+            .body
+            .as_ref()
+            .and_then(|b| b.to_bytes().ok())
+            .unwrap_or_default();
+        let url = Url::parse(&request.uri).ok();
+        let filters = match &url {
+            Some(url) => self.for_request(url, &request.headers, &body),
+            None => self.for_request(
+                &Url::parse("http://invalid.invalid/").expect("a valid literal URL"),
+                &request.headers,
+                &body,
+            ),
+        };
+        if let Some(mut url) = url {
+            filters.url(&mut url);
+            request.uri = url.to_string();
+        }
+        filters.headers(&mut request.headers);
+        filters.scrub_body(&mut request.body, &mut Headers::default());
+        if let Some(response) = &mut interaction.response {
+            filters.headers(&mut response.headers);
+            filters.scrub_body(&mut response.body, &mut response.headers);
+        }
+        if let Some(error) = &mut interaction.error {
+            error.message = filters.message(&error.message);
+        }
+        for event in interaction.websocket.iter_mut().flatten() {
+            if let Some(text) = &mut event.text {
+                if let Some(hidden) = filters.body(text.as_bytes()) {
+                    *text = String::from_utf8_lossy(&hidden).into_owned();
+                }
+            }
+            if let Some(reason) = &mut event.reason {
+                *reason = filters.message(reason);
+            }
+        }
+    }
+
+    fn scrub_body(&self, body: &mut Option<BodyForm>, headers: &mut Headers) {
+        match body {
+            Some(BodyForm::Chunks(chunks)) => {
+                for chunk in chunks {
+                    let Ok(Some(bytes)) = chunk.data.to_bytes() else {
+                        continue;
+                    };
+                    if let Some(hidden) = self.body(&bytes) {
+                        chunk.data = ChunkData::from_bytes(&hidden);
+                    }
+                }
+            }
+            Some(form) => {
+                let Ok(bytes) = form.to_bytes() else {
+                    return;
+                };
+                if let Some(hidden) = self.body(&bytes) {
+                    if hidden.len() != bytes.len() {
+                        if let Some((_, values)) = headers
+                            .0
+                            .iter_mut()
+                            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        {
+                            *values = vec![hidden.len().to_string()];
+                        }
+                    }
+                    *body = BodyForm::from_bytes(&hidden);
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// The JSON document in `text`, if it is an object or array (a bare string
+/// or number has no keys to hide).
+fn parse_json(text: &str) -> Option<serde_json::Value> {
+    let start = text.trim_start().as_bytes().first()?;
+    if *start != b'{' && *start != b'[' {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// The `(key, string value)` pairs under the keys `hides` picks.
+fn collect_named(
+    json: &serde_json::Value,
+    hides: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(String, String)>,
+) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    serde_json::Value::String(s) if hides(key) => {
+                        out.push((key.clone(), s.clone()))
+                    }
+                    other => collect_named(other, hides, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_named(i, hides, out)),
+        _ => {}
+    }
+}
+
+/// Replaces the string values under the keys `hides` picks by what
+/// `placeholder` gives for them.
+fn replace_named(
+    json: &mut serde_json::Value,
+    hides: &dyn Fn(&str) -> bool,
+    placeholder: &dyn Fn(&str) -> Option<String>,
+) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    serde_json::Value::String(s) if hides(key) => {
+                        if let Some(p) = placeholder(s) {
+                            *s = p;
+                        }
+                    }
+                    other => replace_named(other, hides, placeholder),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| replace_named(i, hides, placeholder)),
+        _ => {}
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| text.to_string())
 }
 
 /// Replaces each match of `regex` in `text` by `placeholder`: only the first

@@ -46,34 +46,47 @@ pub enum Format {
 
 /// Tells a file's format from its text.
 pub fn detect(text: &str) -> Option<Format> {
+    let text = crate::yaml::strip_bom(text);
     if text.trim_start().starts_with('{') {
         return Some(Format::Har);
     }
     let value: Value = crate::yaml::parse(text).ok()?;
+    Some(detect_value(&value))
+}
+
+/// The format of a YAML document.
+fn detect_value(value: &Value) -> Format {
     if value.get("http_interactions").is_some() {
-        return Some(Format::RubyVcr);
+        return Format::RubyVcr;
     }
-    let first = value.get("interactions")?.as_sequence()?.first();
+    let first = value
+        .get("interactions")
+        .and_then(Value::as_sequence)
+        .and_then(|list| list.first());
     match first.and_then(|i| i.get("response")?.get("status")) {
-        Some(status) if status.is_mapping() => Some(Format::Vcrpy),
-        _ => Some(Format::Wiretape),
+        Some(status) if status.is_mapping() => Format::Vcrpy,
+        _ => Format::Wiretape,
     }
 }
 
-/// Reads the file at `path` in whichever supported format it is.
+/// Reads the file at `path` in whichever supported format it is. The YAML
+/// formats are parsed once; a wiretape cassette is read as
+/// [`Tape::load`] reads it. Every imported interaction is checked as
+/// opening a cassette checks it (an error names the source entry) and
+/// redacted as recording redacts.
 pub fn import_file(path: impl AsRef<Path>) -> Result<Tape> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| file_error(path, format!("cannot read: {err}")))?;
-    match detect(&text) {
-        Some(Format::Wiretape) => Tape::from_yaml(&text, path),
-        Some(Format::RubyVcr) => from_ruby_vcr(&text, path),
-        Some(Format::Vcrpy) => from_vcrpy(&text, path),
-        Some(Format::Har) => from_har(&text, path),
-        None => Err(file_error(
-            path,
-            "not a wiretape, Ruby VCR or vcrpy cassette, nor a HAR file",
-        )),
+    let text = super::store::read_text(path)?.ok_or_else(|| file_error(path, "no such file"))?;
+    let text = crate::yaml::strip_bom(&text);
+    if text.trim_start().starts_with('{') {
+        return from_har(text, path);
+    }
+    let value = super::store::parse_value(&vcr_text(text), path)?;
+    match detect_value(&value) {
+        Format::Wiretape => Tape::from_yaml(text, path),
+        Format::RubyVcr => vcr_items(&value, path, "http_interactions", "Ruby VCR"),
+        Format::Vcrpy => vcr_items(&value, path, "interactions", "vcrpy"),
+        Format::Har => unreachable!("HAR is JSON, told apart above"),
     }
 }
 
@@ -91,14 +104,23 @@ pub fn from_vcrpy(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
 /// The two VCR dialects share their shape: a list of interactions under
 /// `list`.
 fn vcr_tape(text: &str, origin: &Path, list: &str, dialect: &str) -> Result<Tape> {
-    // The YAML reader resolves the standard `!!binary` tag away, leaving the
-    // base64 text as a plain string; the local tag `!binary` (old Ruby VCR's
-    // spelling) survives, so the standard one is read as that.
+    let text = vcr_text(crate::yaml::strip_bom(text));
+    let root = super::store::parse_value(&text, origin)?;
+    vcr_items(&root, origin, list, dialect)
+}
+
+/// VCR text ready for the YAML reader. It resolves the standard `!!binary`
+/// tag away, leaving the base64 text as a plain string; the local tag
+/// `!binary` (old Ruby VCR's spelling) survives, so the standard one is
+/// read as that.
+fn vcr_text(text: &str) -> std::borrow::Cow<'_, str> {
     static STANDARD_BINARY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"(?m)([:-][ \t]+)!!binary\b").expect("a valid literal regex")
     });
-    let text = STANDARD_BINARY.replace_all(text, "${1}!binary");
-    let root = super::store::parse_value(&text, origin)?;
+    STANDARD_BINARY.replace_all(text, "${1}!binary")
+}
+
+fn vcr_items(root: &Value, origin: &Path, list: &str, dialect: &str) -> Result<Tape> {
     let items = root.get(list).and_then(Value::as_sequence).ok_or_else(|| {
         file_error(
             origin,
@@ -110,17 +132,35 @@ fn vcr_tape(text: &str, origin: &Path, list: &str, dialect: &str) -> Result<Tape
         .enumerate()
         .map(|(i, item)| {
             vcr_interaction(item)
-                .map_err(|err| file_error(origin, format!("interaction {i}: {err}")))
+                .and_then(|interaction| checked(i, interaction))
+                .map_err(|err| file_error(origin, format!("{list}[{i}]: {err}")))
         })
         .collect::<Result<Vec<_>>>()
         .map(tape)
 }
 
+/// `interaction` if it would open as a cassette's interaction `i`; else
+/// why not.
+fn checked(i: usize, interaction: Interaction) -> std::result::Result<Interaction, String> {
+    match super::replay::validate(i, &interaction) {
+        Ok(()) => Ok(interaction),
+        // The message names wiretape's interaction; the caller names the
+        // source entry.
+        Err(invalid) => Err(invalid
+            .message
+            .split_once(": ")
+            .map_or(invalid.message.clone(), |(_, why)| why.to_string())),
+    }
+}
+
+/// The imported interactions with the default secret filters applied: an
+/// imported file never brings a credential into a cassette.
 fn tape(interactions: Vec<Interaction>) -> Tape {
     Tape {
         interactions,
         ..Tape::default()
     }
+    .redacted()
 }
 
 /// One Ruby VCR or vcrpy interaction.
@@ -316,6 +356,7 @@ fn drop_stale_encoding(headers: &mut Headers, body: &[u8]) {
 /// status is 0 (the browser got no response) become error interactions.
 pub fn from_har(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
     let origin = origin.as_ref();
+    let text = crate::yaml::strip_bom(text);
     let root: serde_json::Value = serde_json::from_str(text).map_err(|err| {
         super::store::located_error(
             origin,
@@ -332,7 +373,9 @@ pub fn from_har(text: &str, origin: impl AsRef<Path>) -> Result<Tape> {
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            har_entry(entry).map_err(|err| file_error(origin, format!("log.entries[{i}]: {err}")))
+            har_entry(entry)
+                .and_then(|interaction| checked(i, interaction))
+                .map_err(|err| file_error(origin, format!("log.entries[{i}]: {err}")))
         })
         .collect::<Result<Vec<_>>>()
         .map(tape)

@@ -66,6 +66,7 @@ pub mod import;
 mod matching;
 mod record;
 mod replay;
+mod secrets;
 mod store;
 
 use std::fmt;
@@ -76,12 +77,11 @@ use bytes::Bytes;
 
 pub use self::builder::CassetteBuilder;
 pub use self::env::{Environment, Mode, RECORD_ENV, current_test_name, path_in};
-pub use self::filter::{
-    DEFAULT_REDACTED_HEADERS, REDACTED, is_credential_header, is_credential_key, is_jwt,
-};
+pub use self::filter::{DEFAULT_REDACTED_HEADERS, REDACTED};
 pub use self::format::{FORMAT_VERSION, Interaction, Tape};
 pub use self::matching::{CassetteMiss, Match, NearMiss, RequestParts};
 pub use self::replay::Timing;
+pub use self::secrets::{is_credential_header, is_credential_key, is_jwt};
 
 use self::filter::Filters;
 use self::format::{RecordedRequest, RecordedResponse};
@@ -422,7 +422,8 @@ impl<E: Engine> Engine for Cassette<E> {
             }
             // The body is needed whole to match it; requests are small.
             let body: Bytes = request.take_body().collect().await?;
-            let live = record::live_parts(&request, &body, &shared.filters);
+            let filters = Arc::new(record::request_filters(&request, &body, &shared.filters));
+            let live = record::live_parts(&request, &body, &filters);
             let name = request.to_string();
             if shared.replaying {
                 let found = {
@@ -439,7 +440,7 @@ impl<E: Engine> Engine for Cassette<E> {
                                 request.url(),
                                 &name,
                                 shared.timing,
-                                &shared.filters,
+                                &filters,
                             )))
                         }
                         Lookup::Miss if !shared.recording => Some(Err(shared.miss(&live, state))),
@@ -471,7 +472,8 @@ impl<E: Engine> Engine for Cassette<E> {
             drop(abandoned);
             match outcome {
                 Err(error) => {
-                    shared.complete(slot, Outcome::Error(record::recorded_error(&error)));
+                    let recorded = record::recorded_error(&error, &filters);
+                    shared.complete(slot, Outcome::Error(recorded));
                     Err(error)
                 }
                 Ok(response) => {
@@ -480,7 +482,7 @@ impl<E: Engine> Engine for Cassette<E> {
                         response,
                         head_only,
                         started,
-                        shared.filters.clone(),
+                        filters,
                         shared.options.clone(),
                         Box::new(move |recorded| owner.complete(slot, Outcome::Response(recorded))),
                     ))

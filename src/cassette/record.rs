@@ -26,8 +26,14 @@ pub(crate) struct RecordOptions {
     pub(crate) decode_compressed: bool,
 }
 
-/// The live request (whose body has been read into `body`) after filters:
-/// what matching compares and what the cassette keeps.
+/// The filters for one request: the cassette's, plus the credentials this
+/// request carries (see [`Filters::for_request`]).
+pub(crate) fn request_filters(request: &Request, body: &Bytes, filters: &Filters) -> Filters {
+    filters.for_request(request.url(), &Headers::from_map(request.headers()), body)
+}
+
+/// The live request (whose body has been read into `body`) after its
+/// [`request_filters`]: what matching compares and what the cassette keeps.
 pub(crate) fn live_parts(request: &Request, body: &Bytes, filters: &Filters) -> RequestParts {
     let mut url = request.url().clone();
     url.set_fragment(None);
@@ -41,11 +47,11 @@ pub(crate) fn live_parts(request: &Request, body: &Bytes, filters: &Filters) -> 
     RequestParts::new(request.method().as_str(), url, headers, body)
 }
 
-/// The failure as a cassette stores it.
-pub(crate) fn recorded_error(error: &Error) -> RecordedError {
+/// The failure as a cassette stores it, with secrets in its message hidden.
+pub(crate) fn recorded_error(error: &Error, filters: &Filters) -> RecordedError {
     RecordedError {
         kind: error.kind(),
-        message: error.message(),
+        message: filters.message(&error.message()),
     }
 }
 
@@ -284,7 +290,9 @@ impl Stream for Tee {
             match item {
                 Some(Ok(chunk)) => this.chunks.push((at_ms, Ok(chunk.clone()))),
                 Some(Err(error)) => {
-                    this.chunks.push((at_ms, Err(recorded_error(error))));
+                    let recorded =
+                        recorded_error(error, &this.pending.as_ref().expect("pending").0.filters);
+                    this.chunks.push((at_ms, Err(recorded)));
                     this.finish();
                 }
                 None => this.finish(),

@@ -73,13 +73,8 @@ impl Index {
         let mut keys: HashMap<String, Slots> = HashMap::with_capacity(interactions.len());
         for (i, interaction) in interactions.iter().enumerate() {
             let request = &interaction.request;
-            let url = Url::parse(&request.uri).map_err(|err| {
-                format!(
-                    "interaction {i}: invalid request uri {:?}: {err}",
-                    request.uri
-                )
-            })?;
-            check(i, interaction)?;
+            validate(i, interaction).map_err(|invalid| invalid.message)?;
+            let url = Url::parse(&request.uri).map_err(|err| err.to_string())?;
             keys.entry(index_key(matchers, &request.method, &url))
                 .or_default()
                 .entries
@@ -142,31 +137,71 @@ impl Index {
     }
 }
 
-/// Checks what the index cannot, so that a broken file fails when it is
-/// opened rather than in the middle of a test: one outcome, a valid status,
-/// valid response headers, decodable bodies.
-fn check(i: usize, interaction: &Interaction) -> Result<(), String> {
-    let name = format!(
-        "interaction {i} ({} {})",
-        interaction.request.method, interaction.request.uri
-    );
-    if let Some(body) = &interaction.request.body {
+/// Why an interaction cannot be replayed, and the keys that lead to the
+/// field at fault (`["response", "status"]`), for a position in the file.
+#[derive(Debug, Clone)]
+pub(crate) struct Invalid {
+    pub(crate) message: String,
+    pub(crate) field: &'static [&'static str],
+}
+
+/// Checks interaction `i` as opening a cassette does, so that a broken file
+/// fails when it is opened rather than in the middle of a test, and an
+/// importer never writes what would not open: a parseable URI, one
+/// outcome, a valid status, valid headers, decodable bodies.
+pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invalid> {
+    let request = &interaction.request;
+    let name = format!("interaction {i} ({} {})", request.method, request.uri);
+    let invalid = |field: &'static [&'static str], message: String| Invalid { message, field };
+    if let Err(err) = Url::parse(&request.uri) {
+        return Err(invalid(
+            &["request", "uri"],
+            format!(
+                "interaction {i}: invalid request uri {:?}: {err}",
+                request.uri
+            ),
+        ));
+    }
+    if http::Method::from_bytes(request.method.as_bytes()).is_err() {
+        return Err(invalid(
+            &["request", "method"],
+            format!("{name}: invalid method {:?}", request.method),
+        ));
+    }
+    request
+        .headers
+        .to_map()
+        .map_err(|err| invalid(&["request", "headers"], format!("{name}: request {err}")))?;
+    if let Some(body) = &request.body {
         body.to_bytes()
-            .map_err(|err| format!("{name}: request body: {err}"))?;
+            .map_err(|err| invalid(&["request", "body"], format!("{name}: request body: {err}")))?;
     }
     match (&interaction.response, &interaction.error) {
-        (Some(_), Some(_)) => Err(format!("{name} has both a response and an error; keep one")),
-        (None, None) => Err(format!("{name} has neither a response nor an error")),
+        (Some(_), Some(_)) => Err(invalid(
+            &["error"],
+            format!("{name} has both a response and an error; keep one"),
+        )),
+        (None, None) => Err(invalid(
+            &["request"],
+            format!("{name} has neither a response nor an error"),
+        )),
         (Some(response), None) => {
-            StatusCode::from_u16(response.status)
-                .map_err(|_| format!("{name}: invalid status {}", response.status))?;
-            response
-                .headers
-                .to_map()
-                .map_err(|err| format!("{name}: response {err}"))?;
+            if StatusCode::from_u16(response.status).is_err() {
+                return Err(invalid(
+                    &["response", "status"],
+                    format!("{name}: invalid status {}", response.status),
+                ));
+            }
+            response.headers.to_map().map_err(|err| {
+                invalid(&["response", "headers"], format!("{name}: response {err}"))
+            })?;
             if let Some(body) = &response.body {
-                body.to_bytes()
-                    .map_err(|err| format!("{name}: response body: {err}"))?;
+                body.to_bytes().map_err(|err| {
+                    invalid(
+                        &["response", "body"],
+                        format!("{name}: response body: {err}"),
+                    )
+                })?;
             }
             Ok(())
         }

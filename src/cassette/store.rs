@@ -46,30 +46,115 @@ pub(crate) fn located_error(
     }
 }
 
-/// Parses YAML text read from `path` into `T`.
-fn parse_as<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
-    crate::yaml::parse::<T>(text)
-        .map_err(|err| located_error(path, err.line, err.column, err.message))
-}
-
-/// Parses cassette text read from `path`.
+/// Parses cassette text read from `path`, and checks every interaction as
+/// replay needs it; errors name the line and column where they can.
 pub(crate) fn parse(text: &str, path: &Path) -> Result<Tape> {
-    parse_as(text, path)
+    let tape: Tape = crate::yaml::parse(text).map_err(|err| {
+        // The version check runs on the value, and the reader reports the
+        // document's start: point at the value.
+        let (line, column) = match err.message.contains("unsupported cassette version") {
+            true => locate_key(text, 0..usize::MAX, "version")
+                .map_or((err.line, err.column), |(l, c)| (Some(l), Some(c))),
+            false => (err.line, err.column),
+        };
+        located_error(path, line, column, err.message)
+    })?;
+    for (i, interaction) in tape.interactions.iter().enumerate() {
+        if let Err(invalid) = super::replay::validate(i, interaction) {
+            let (line, column) = locate_field(text, i, invalid.field).unzip();
+            return Err(located_error(path, line, column, invalid.message));
+        }
+    }
+    Ok(tape)
 }
 
 /// Parses any YAML read from `path` (another tool's cassette).
 pub(crate) fn parse_value(text: &str, path: &Path) -> Result<crate::yaml::Value> {
-    parse_as(text, path)
+    crate::yaml::parse(text).map_err(|err| located_error(path, err.line, err.column, err.message))
+}
+
+/// The line and column of the value of `key` (a block mapping key) in the
+/// first of `lines` that has it.
+fn locate_key(text: &str, lines: std::ops::Range<usize>, key: &str) -> Option<(usize, usize)> {
+    for (n, line) in text.lines().enumerate().skip(lines.start).take(lines.len()) {
+        let trimmed = line.trim_start_matches([' ', '-', '{']);
+        if let Some(rest) = trimmed.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+            let value = rest.trim_start();
+            let column = line.len() - value.len() + 1;
+            return Some((n + 1, column));
+        }
+        if let Some(at) = line
+            .find(&format!(" {key}:"))
+            .or_else(|| line.find(&format!("{{{key}:")))
+        {
+            return Some((n + 1, at + 2));
+        }
+    }
+    None
+}
+
+/// Where interaction `i`'s `field` (keys from the interaction down) is
+/// written, in a block-style cassette; `None` when it cannot be told.
+fn locate_field(text: &str, i: usize, field: &[&str]) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let list = lines.iter().position(|l| l.starts_with("interactions:"))?;
+    let mut starts = Vec::new();
+    let mut item_indent = None;
+    for (n, line) in lines.iter().enumerate().skip(list + 1) {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && !trimmed.starts_with('-') {
+            break;
+        }
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            match item_indent {
+                None => {
+                    item_indent = Some(indent);
+                    starts.push(n);
+                }
+                Some(at) if at == indent => starts.push(n),
+                _ => {}
+            }
+        }
+    }
+    let start = *starts.get(i)?;
+    let end = starts.get(i + 1).copied().unwrap_or(lines.len());
+    let mut from = start;
+    let mut found = (start + 1, item_indent? + 1);
+    for key in field {
+        match locate_key(text, from..end, key) {
+            Some(at) => {
+                found = at;
+                from = at.0 - 1;
+            }
+            None => break,
+        }
+    }
+    Some(found)
+}
+
+/// Reads the file at `path` as text; `None` when there is no such file.
+/// Bytes that are not UTF-8 are an error naming their line and column.
+pub(crate) fn read_text(path: &Path) -> Result<Option<String>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(file_error(path, format!("cannot read: {err}"))),
+    };
+    crate::yaml::utf8(bytes)
+        .map(Some)
+        .map_err(|err| located_error(path, err.line, err.column, err.message))
 }
 
 /// Reads the cassette at `path`; `None` when there is no such file.
 pub(crate) fn load(path: &Path) -> Result<Option<Tape>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(file_error(path, format!("cannot read: {err}"))),
-    };
-    parse(&text, path).map(Some)
+    match read_text(path)? {
+        Some(text) => parse(&text, path).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Writes `tape` to `path` atomically: readers see the old file or the new
@@ -163,9 +248,29 @@ impl Tape {
     }
 
     /// Writes the cassette to `path` atomically (a temporary file beside it,
-    /// then a rename).
+    /// then a rename), with the default secret filters a recording applies
+    /// (credential headers, keys, userinfo, JWTs and their echoes; see
+    /// [`CassetteBuilder`](super::CassetteBuilder)): a tape built or edited
+    /// by hand never writes a credential either.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save(path.as_ref(), &self.redacted())
+    }
+
+    /// Writes the cassette to `path` exactly as it is, secrets and all: the
+    /// explicit opt-out of [`save`](Self::save)'s filters.
+    pub fn save_unredacted(&self, path: impl AsRef<Path>) -> Result<()> {
         save(path.as_ref(), self)
+    }
+
+    /// The tape with the default secret filters applied to every
+    /// interaction. Applying them again changes nothing.
+    pub fn redacted(&self) -> Tape {
+        let filters = super::filter::Filters::default();
+        let mut tape = self.clone();
+        tape.interactions
+            .iter_mut()
+            .for_each(|interaction| filters.scrub(interaction));
+        tape
     }
 
     /// Parses cassette YAML; `origin` names it in errors.

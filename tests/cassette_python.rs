@@ -265,3 +265,70 @@ async fn cassettes_recorded_by_real_vcrpy_import_and_replay() {
         assert_eq!(echo.bytes().await.unwrap(), &b"\x00\x01 binary \xff"[..]);
     }
 }
+
+/// In a child: asks for the Python environment and prints what happened.
+#[cfg(unix)]
+fn python_child() {
+    match support::python() {
+        Some(_) => println!("python: available"),
+        None => println!("python: skipped"),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn without_pypi_python_tests_skip_visibly_unless_required() {
+    const TEST: &str = "without_pypi_python_tests_skip_visibly_unless_required";
+    if std::env::var_os("WIRETAPE_TEST_PYTHON_CHILD").is_some() {
+        return python_child();
+    }
+    // A `python3` first on PATH that behaves as one whose pip cannot reach
+    // PyPI, and a fresh target directory with nothing installed.
+    let target = tempfile::tempdir().unwrap();
+    let bin = target.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let shim = bin.join("python3");
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Python 3.12.0'; exit 0; fi\n\
+         echo 'ERROR: Could not find a version that satisfies the requirement httpbin (from versions: none)' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |required: bool| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env("WIRETAPE_TEST_PYTHON_CHILD", "1")
+            .env("CARGO_TARGET_DIR", target.path())
+            .env("PATH", &path)
+            .env_remove("CI")
+            .env_remove(support::REQUIRE_PYTHON_ENV);
+        if required {
+            child.env(support::REQUIRE_PYTHON_ENV, "1");
+        }
+        child.output().unwrap()
+    };
+    let skipped = run(false);
+    let stdout = String::from_utf8_lossy(&skipped.stdout);
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(skipped.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("python: skipped"), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("skipping a Python-backed test"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("PyPI"), "{stderr}");
+
+    let required = run(true);
+    let stderr = String::from_utf8_lossy(&required.stderr);
+    assert!(!required.status.success(), "{stderr}");
+    assert!(stderr.contains("are required here"), "{stderr}");
+}

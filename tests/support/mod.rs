@@ -34,11 +34,42 @@ impl Python {
     }
 }
 
+/// Set (to anything but `0`) to make a missing Python or an unreachable
+/// PyPI fail the Python-backed tests instead of skipping them; `CI=true`
+/// does the same, so CI never skips them silently.
+pub const REQUIRE_PYTHON_ENV: &str = "WIRETAPE_REQUIRE_PYTHON";
+
+/// Why installing failed earlier in this process, so that each test does
+/// not wait for pip's timeouts again.
+static UNAVAILABLE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Whether the environment requires the Python-backed tests to run.
+fn python_required() -> bool {
+    let set =
+        |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    set(REQUIRE_PYTHON_ENV) || set("CI")
+}
+
+/// Skips a Python-backed test with one line on stderr saying why, or fails
+/// it when [`python_required`].
+fn unavailable(why: &str) -> Option<Python> {
+    if python_required() {
+        panic!(
+            "{why}; the Python-backed tests are required here (CI or {REQUIRE_PYTHON_ENV} is set)"
+        );
+    }
+    eprintln!(
+        "skipping a Python-backed test: {why} (set {REQUIRE_PYTHON_ENV}=1 to make this fail)"
+    );
+    None
+}
+
 /// A Python with [`PYTHON_PACKAGES`], installed the first time under the
 /// target directory: in a virtual environment, or, where `python3 -m venv`
 /// is missing (Debian without python3-venv), with `pip install --target`.
-/// `None` (with a note on stderr) when `python3` is not installed; a panic
-/// with pip's own words when installing fails.
+/// `None` (with one line on stderr) when `python3` is not installed or the
+/// packages cannot be installed (PyPI unreachable); a panic instead when
+/// CI or [`REQUIRE_PYTHON_ENV`] requires these tests.
 pub fn python() -> Option<Python> {
     if Command::new("python3")
         .arg("--version")
@@ -48,10 +79,16 @@ pub fn python() -> Option<Python> {
         .map(|s| !s.success())
         .unwrap_or(true)
     {
-        eprintln!("python3 is not installed: skipping a test that needs it");
-        return None;
+        return unavailable("python3 is not installed");
     }
     let _in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(why) = UNAVAILABLE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+    {
+        return unavailable(&why);
+    }
     let dir = target_dir().join("wiretape-pyenv");
     std::fs::create_dir_all(&dir).unwrap();
     // Test binaries run in parallel processes: one installs, the others wait.
@@ -106,9 +143,16 @@ pub fn python() -> Option<Python> {
     };
     let mut install = layout;
     if let Err(why) = run(&mut install, deadline) {
-        panic!(
-            "could not install the test's Python packages {PYTHON_PACKAGES:?} with pip (is PyPI reachable?): {why}"
-        );
+        // pip ends with the line that says what went wrong.
+        let last = why
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        let why =
+            format!("could not install {PYTHON_PACKAGES:?} with pip (is PyPI reachable?): {last}");
+        *UNAVAILABLE.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+        return unavailable(&why);
     }
     let name = if python.site.is_some() {
         "site"

@@ -371,12 +371,6 @@ impl Filters {
         }
     }
 
-    /// Whether any filter looks into bodies.
-    pub(crate) fn filters_bodies(&self) -> bool {
-        // The defaults always look for credential keys.
-        true
-    }
-
     /// The body with regex matches, JSON-path values, credential keys' values,
     /// JWTs and secrets replaced; `None` when nothing applies (binary bodies,
     /// say).

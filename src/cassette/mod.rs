@@ -55,6 +55,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Secrets never reach the file by default: credential headers (by name and
+//! by pattern, [`is_credential_header`]), credential query, form and JSON
+//! keys ([`is_credential_key`]), URL userinfo and JWTs ([`is_jwt`]) become
+//! placeholders such as `<ACCESS_TOKEN>`, and a value found in one of them
+//! is hidden wherever else it appears in the same interaction. Replay puts
+//! the replaying request's own values back in place of the placeholders of
+//! its credentials, with no filter to repeat; a credential the request did
+//! not carry (a new token in a login response) replays as its placeholder.
+//! Each default can be switched off on its own
+//! ([`CassetteBuilder::keep_header`], [`keep_key`](CassetteBuilder::keep_key),
+//! …).
+//!
+//! Several recorders, in one process or many, may share a cassette: each
+//! save takes the lock `.<name>.lock` beside it (kept, empty), reads the
+//! file as it is then, adds its new interactions and writes it atomically;
+//! temporary files a killed save left behind are removed by the next save.
+//!
 //! The file format (version 1) is described in [`mod@format`]; [`import`]
 //! reads Ruby VCR, vcrpy and HAR files and writes HAR.
 

@@ -208,9 +208,8 @@ impl Recording {
     /// `Content-Encoding` then (fixing `Content-Length`). Streamed chunks
     /// are joined: compressed boundaries say nothing about decoded ones.
     fn decoded(&self, headers: &mut HeaderMap, pieces: &[Piece]) -> Option<Vec<u8>> {
-        if !self.options.decode_compressed && !self.filters.filters_bodies() {
-            return None;
-        }
+        // The default filters look into every body, so a compressed one is
+        // always decoded to see whether they hide something in it.
         let mut joined: Vec<u8> = Vec::new();
         for (_, piece) in pieces {
             if let Ok(chunk) = piece {

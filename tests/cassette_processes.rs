@@ -199,7 +199,9 @@ fn a_recorder_killed_mid_save_leaves_a_whole_cassette_and_blocks_nobody() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("killed.yaml");
         let mut all_saved = BTreeSet::new();
-        for trial in 0..6 {
+        let mut kills_mid_write = 0;
+        let trials = 16;
+        for trial in 0..trials {
             let mut child = spawn_recorder(TEST, &path, &format!("k{trial}"), 1000);
             // Let it make a few saves, then kill it at a random moment.
             std::thread::sleep(Duration::from_millis(20 + next(&mut rng) % 120));
@@ -211,6 +213,9 @@ fn a_recorder_killed_mid_save_leaves_a_whole_cassette_and_blocks_nobody() {
             all_saved.extend(saved);
             let lost: Vec<&String> = all_saved.difference(&on_disk).collect();
             assert!(lost.is_empty(), "trial {trial}: saves lost: {lost:?}");
+            if !temp_files(dir.path()).is_empty() {
+                kills_mid_write += 1;
+            }
             // The next run is not blocked by the dead one, and sweeps its
             // temporary files.
             let mut next_run = spawn_recorder(TEST, &path, &format!("n{trial}"), 1);
@@ -225,6 +230,9 @@ fn a_recorder_killed_mid_save_leaves_a_whole_cassette_and_blocks_nobody() {
                 "trial {trial}: stale temporary files"
             );
         }
+        eprintln!(
+            "{kills_mid_write} of {trials} kills left a temporary file; the next run swept it"
+        );
     });
     if let Err(panic) = result {
         eprintln!("kill -9 trials failed with WIRETAPE_SEED={seed}");

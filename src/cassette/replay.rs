@@ -68,13 +68,20 @@ pub(crate) enum Lookup {
 }
 
 impl Index {
-    /// Indexes `interactions`; the error names the first invalid one.
+    /// Indexes `interactions`, which [`validate`] has checked (reading a
+    /// file does); the error names an interaction whose URI does not parse.
     pub(crate) fn build(interactions: &[Interaction], matchers: &[Match]) -> Result<Index, String> {
         let mut keys: HashMap<String, Slots> = HashMap::with_capacity(interactions.len());
         for (i, interaction) in interactions.iter().enumerate() {
             let request = &interaction.request;
-            validate(i, interaction).map_err(|invalid| invalid.message)?;
-            let url = Url::parse(&request.uri).map_err(|err| err.to_string())?;
+            // Checked by `validate` when the file was read; only the key is
+            // needed here.
+            let url = Url::parse(&request.uri).map_err(|err| {
+                format!(
+                    "interaction {i}: invalid request uri {:?}: {err}",
+                    request.uri
+                )
+            })?;
             keys.entry(index_key(matchers, &request.method, &url))
                 .or_default()
                 .entries

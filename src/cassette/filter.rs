@@ -7,6 +7,8 @@
 //! filters, the defaults of [`super::secrets`] hide credentials found by
 //! name and shape, each of which a user can switch off on its own.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use url::Url;
 
@@ -59,9 +61,21 @@ impl Default for Defaults {
 }
 
 /// The filters of one cassette; [`Filters::for_request`] adds what one
-/// interaction's request carries.
-#[derive(Debug, Clone)]
+/// interaction's request carries. The cassette's rules are shared, so that
+/// the per-request copy costs no more than what the request adds.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Filters {
+    rules: Arc<Rules>,
+    /// The credentials found in this interaction's request.
+    seen: Seen,
+    /// Their spellings, as `Rules::hidden`, for the ones long enough to
+    /// look for elsewhere.
+    echoes: Vec<(String, String)>,
+}
+
+/// What a cassette's builder configured.
+#[derive(Debug, Clone)]
+struct Rules {
     headers: Vec<(String, String)>,
     query: Vec<(String, String)>,
     body_regexes: Vec<(Regex, String)>,
@@ -71,16 +85,11 @@ pub(crate) struct Filters {
     /// form, escaped in JSON), with its placeholder: what recording hides.
     hidden: Vec<(String, String)>,
     defaults: Defaults,
-    /// The credentials found in this interaction's request.
-    seen: Seen,
-    /// Their spellings, as `hidden`, for the ones long enough to look for
-    /// elsewhere.
-    echoes: Vec<(String, String)>,
 }
 
-impl Default for Filters {
+impl Default for Rules {
     fn default() -> Self {
-        Filters {
+        Rules {
             headers: DEFAULT_REDACTED_HEADERS
                 .iter()
                 .map(|name| (name.to_string(), REDACTED.to_string()))
@@ -91,8 +100,6 @@ impl Default for Filters {
             secrets: Vec::new(),
             hidden: Vec::new(),
             defaults: Defaults::default(),
-            seen: Seen::default(),
-            echoes: Vec::new(),
         }
     }
 }
@@ -126,59 +133,82 @@ fn add_spellings(list: &mut Vec<(String, String)>, value: &str, placeholder: &st
 impl Filters {
     pub(crate) fn header(&mut self, name: &str, placeholder: &str) {
         let name = name.to_ascii_lowercase();
-        self.headers.retain(|(n, _)| *n != name);
-        self.headers.push((name, placeholder.to_string()));
+        Arc::make_mut(&mut self.rules)
+            .headers
+            .retain(|(n, _)| *n != name);
+        Arc::make_mut(&mut self.rules)
+            .headers
+            .push((name, placeholder.to_string()));
     }
 
     pub(crate) fn keep_header(&mut self, name: &str) {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.defaults.kept_headers.push(name.to_ascii_lowercase());
+        Arc::make_mut(&mut self.rules)
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        Arc::make_mut(&mut self.rules)
+            .defaults
+            .kept_headers
+            .push(name.to_ascii_lowercase());
     }
 
     pub(crate) fn keep_key(&mut self, name: &str) {
-        self.defaults.kept_keys.push(name.to_string());
+        Arc::make_mut(&mut self.rules)
+            .defaults
+            .kept_keys
+            .push(name.to_string());
     }
 
     pub(crate) fn keep_jwts(&mut self) {
-        self.defaults.jwts = false;
+        Arc::make_mut(&mut self.rules).defaults.jwts = false;
     }
 
     pub(crate) fn keep_userinfo(&mut self) {
-        self.defaults.userinfo = false;
+        Arc::make_mut(&mut self.rules).defaults.userinfo = false;
     }
 
     pub(crate) fn keep_echoes(&mut self) {
-        self.defaults.echoes = false;
+        Arc::make_mut(&mut self.rules).defaults.echoes = false;
     }
 
     pub(crate) fn query(&mut self, param: &str, placeholder: &str) {
-        self.query
+        Arc::make_mut(&mut self.rules)
+            .query
             .push((param.to_string(), placeholder.to_string()));
     }
 
     pub(crate) fn body_regex(&mut self, regex: Regex, placeholder: &str) {
-        self.body_regexes.push((regex, placeholder.to_string()));
+        Arc::make_mut(&mut self.rules)
+            .body_regexes
+            .push((regex, placeholder.to_string()));
     }
 
     pub(crate) fn json_path(&mut self, path: JsonPath, placeholder: &str) {
-        self.json_paths.push((path, placeholder.to_string()));
+        Arc::make_mut(&mut self.rules)
+            .json_paths
+            .push((path, placeholder.to_string()));
     }
 
     pub(crate) fn sensitive(&mut self, placeholder: &str, value: &str) {
         if value.is_empty() {
             return;
         }
-        self.secrets
+        Arc::make_mut(&mut self.rules)
+            .secrets
             .push((value.to_string(), placeholder.to_string()));
-        add_spellings(&mut self.hidden, value, placeholder);
+        add_spellings(
+            &mut Arc::make_mut(&mut self.rules).hidden,
+            value,
+            placeholder,
+        );
     }
 
     /// The placeholder for header `name`'s values, if it is filtered.
     fn header_placeholder(&self, name: &str) -> Option<&str> {
-        if let Some((_, placeholder)) = self.headers.iter().find(|(n, _)| n == name) {
+        if let Some((_, placeholder)) = self.rules.headers.iter().find(|(n, _)| n == name) {
             return Some(placeholder);
         }
         let kept = self
+            .rules
             .defaults
             .kept_headers
             .iter()
@@ -190,6 +220,7 @@ impl Filters {
     fn hides_key(&self, name: &str) -> bool {
         secrets::is_credential_key(name)
             && !self
+                .rules
                 .defaults
                 .kept_keys
                 .iter()
@@ -207,7 +238,7 @@ impl Filters {
                 values.iter().for_each(|v| seen.add_header(name, v));
             }
         }
-        if self.defaults.userinfo {
+        if self.rules.defaults.userinfo {
             match url.password() {
                 Some(password) => {
                     seen.add("password", &percent_decode(password));
@@ -237,11 +268,11 @@ impl Filters {
                     }
                 }
             }
-            if self.defaults.jwts {
+            if self.rules.defaults.jwts {
                 seen.add_jwts(text);
             }
         }
-        if self.defaults.jwts {
+        if self.rules.defaults.jwts {
             seen.add_jwts(url.as_str());
             for (name, values) in &headers.0 {
                 if self.header_placeholder(name).is_none() {
@@ -250,7 +281,7 @@ impl Filters {
             }
         }
         let mut filters = self.clone();
-        if self.defaults.echoes {
+        if self.rules.defaults.echoes {
             for (value, placeholder) in seen.pairs() {
                 if value.chars().count() >= MIN_ECHO_LEN {
                     add_spellings(&mut filters.echoes, value, placeholder);
@@ -295,7 +326,7 @@ impl Filters {
     /// Replaces filtered query parameters, credentials in the userinfo, and
     /// secrets anywhere in the URL.
     pub(crate) fn url(&self, url: &mut Url) {
-        if self.defaults.userinfo {
+        if self.rules.defaults.userinfo {
             if url.password().is_some_and(|p| !is_placeholder(p)) {
                 let placeholder = self
                     .seen
@@ -321,8 +352,11 @@ impl Filters {
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
                 .map(|(k, v)| {
-                    if let Some((_, placeholder)) =
-                        self.query.iter().find(|(param, _)| param.as_str() == k)
+                    if let Some((_, placeholder)) = self
+                        .rules
+                        .query
+                        .iter()
+                        .find(|(param, _)| param.as_str() == k)
                     {
                         changed = true;
                         return (k.into_owned(), placeholder.clone());
@@ -340,14 +374,14 @@ impl Filters {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        if self.hidden.is_empty() && self.echoes.is_empty() && !self.defaults.jwts {
+        if self.rules.hidden.is_empty() && self.echoes.is_empty() && !self.rules.defaults.jwts {
             return;
         }
         if let Some(host) = url.host_str().map(str::to_owned) {
             // A placeholder like `<TENANT>` cannot stand in a host name: the
             // host gets its letters, digits and dashes (`tenant`).
             let mut safe = host.clone();
-            for (value, placeholder) in &self.hidden {
+            for (value, placeholder) in &self.rules.hidden {
                 let name: String = placeholder
                     .chars()
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -378,14 +412,14 @@ impl Filters {
         let text = std::str::from_utf8(body).ok()?;
         let mut text = text.to_string();
         let mut changed = false;
-        for (path, placeholder) in &self.json_paths {
+        for (path, placeholder) in &self.rules.json_paths {
             // Parsed anew for each path, so that a path which re-encodes the
             // body keeps what the paths before it replaced.
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
                 changed |= replace_json_values(&mut text, &json, path, placeholder);
             }
         }
-        for (regex, placeholder) in &self.body_regexes {
+        for (regex, placeholder) in &self.rules.body_regexes {
             if let Some(replaced) = replace_regex(&text, regex, placeholder) {
                 text = replaced;
                 changed = true;
@@ -491,7 +525,7 @@ impl Filters {
     /// Whether anything must be restored on replay: the user's sensitive
     /// pairs, or credentials the request carries.
     pub(crate) fn restores(&self) -> bool {
-        !self.secrets.is_empty() || !self.seen.is_empty()
+        !self.rules.secrets.is_empty() || !self.seen.is_empty()
     }
 
     /// Puts real values back in place of their placeholders: the user's
@@ -499,7 +533,7 @@ impl Filters {
     /// place of the placeholders the recording gave the same places.
     pub(crate) fn restore(&self, text: &mut String) -> bool {
         let mut changed = false;
-        let pairs = self.secrets.iter().chain(self.seen.pairs());
+        let pairs = self.rules.secrets.iter().chain(self.seen.pairs());
         for (value, placeholder) in pairs {
             if text.contains(placeholder.as_str()) {
                 *text = text.replace(placeholder.as_str(), value);
@@ -511,7 +545,7 @@ impl Filters {
 
     fn hide_secrets(&self, text: &mut String) -> bool {
         let mut changed = false;
-        for (value, placeholder) in self.hidden.iter().chain(&self.echoes) {
+        for (value, placeholder) in self.rules.hidden.iter().chain(&self.echoes) {
             if text.contains(value.as_str()) {
                 *text = text.replace(value.as_str(), placeholder);
                 changed = true;
@@ -521,7 +555,7 @@ impl Filters {
     }
 
     fn hide_jwts(&self, text: &mut String) -> bool {
-        if !self.defaults.jwts || !text.contains("eyJ") {
+        if !self.rules.defaults.jwts || !text.contains("eyJ") {
             return false;
         }
         let mut local = Seen::default();

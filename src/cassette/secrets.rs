@@ -44,10 +44,16 @@ pub(crate) const MIN_ECHO_LEN: usize = 6;
 /// assert!(!is_credential_header("access-control-allow-credentials"));
 /// ```
 pub fn is_credential_header(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    DEFAULT_REDACTED_HEADERS.contains(&name.as_str())
+    let name = name.trim();
+    // Names from `http` are lower case already: no copy for them.
+    let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
+    DEFAULT_REDACTED_HEADERS.contains(&name.as_ref())
         || matches!(
-            name.as_str(),
+            name.as_ref(),
             "authentication" | "x-authentication" | "token" | "apikey" | "x-apikey" | "x-auth"
         )
         || [

@@ -67,6 +67,7 @@ mod matching;
 mod record;
 mod replay;
 mod store;
+mod ws;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,7 @@ pub use self::filter::{DEFAULT_REDACTED_HEADERS, REDACTED};
 pub use self::format::{FORMAT_VERSION, Interaction, Tape};
 pub use self::matching::{CassetteMiss, Match, NearMiss, RequestParts};
 pub use self::replay::Timing;
+pub use self::ws::FrameMatch;
 
 use self::filter::Filters;
 use self::format::{RecordedRequest, RecordedResponse};
@@ -137,6 +139,13 @@ pub struct CassetteReport {
     pub recorded: usize,
     /// The recorded interactions never replayed, as `#index METHOD URI`.
     pub unused: Vec<String>,
+    /// The replayed WebSocket sessions whose recorded data frames were not
+    /// all replayed (the client closed early, or the session is still open),
+    /// as `#index METHOD URI: …`.
+    pub unplayed_frames: Vec<String>,
+    /// The replayed WebSocket sessions that failed because the client sent
+    /// a frame the recording does not have, each with its report.
+    pub frame_mismatches: Vec<String>,
 }
 
 impl<E: Engine> Cassette<E> {
@@ -166,11 +175,25 @@ impl<E> Cassette<E> {
 
     /// Writes the file if anything was recorded, and reports what happened.
     /// Fails when a recorded body is still being read, when writing fails,
-    /// or (with [`CassetteBuilder::error_on_unused`]) when interactions were
-    /// never replayed.
+    /// when a replayed WebSocket client sent a frame the recording does not
+    /// have (a [`CassetteMiss`] naming the frame, with a diff), or (with
+    /// [`CassetteBuilder::error_on_unused`]) when interactions or recorded
+    /// WebSocket frames were never replayed.
     pub fn finish(&self) -> Result<CassetteReport> {
         self.shared.save()?;
+        if let Some(miss) = self.shared.sockets.mismatches().into_iter().next() {
+            return Err(Error::CassetteMiss(Box::new(miss)));
+        }
         let report = self.report();
+        if self.shared.error_on_unused && !report.unplayed_frames.is_empty() {
+            return Err(file_error(
+                &self.shared.path,
+                format!(
+                    "recorded WebSocket frames were never replayed: {}",
+                    report.unplayed_frames.join("; ")
+                ),
+            ));
+        }
         if self.shared.error_on_unused && !report.unused.is_empty() {
             return Err(file_error(
                 &self.shared.path,
@@ -205,6 +228,14 @@ impl<E> Cassette<E> {
             replayed: state.replayed,
             recorded: state.recorded.len(),
             unused,
+            unplayed_frames: self.shared.sockets.unplayed(),
+            frame_mismatches: self
+                .shared
+                .sockets
+                .mismatches()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -218,6 +249,8 @@ struct Shared {
     options: RecordOptions,
     timestamps: bool,
     timing: Timing,
+    frames: FrameMatch,
+    sockets: Arc<ws::replay::Ledger>,
     error_on_unused: bool,
     replaying: bool,
     recording: bool,
@@ -233,10 +266,12 @@ struct State {
     replayed: usize,
 }
 
-/// A recorded interaction, or one whose response body is still arriving.
+/// A recorded interaction, one whose response body is still arriving, or a
+/// WebSocket session (saved as far as it has got).
 enum Slot {
     Pending(RecordedRequest),
     Done(Interaction),
+    Socket(Arc<ws::record::SessionLog>),
 }
 
 enum Outcome {
@@ -300,6 +335,7 @@ impl Shared {
         for slot in &state.recorded {
             match slot {
                 Slot::Done(interaction) => interactions.push(interaction.clone()),
+                Slot::Socket(log) => interactions.push(log.snapshot()),
                 Slot::Pending(request) => {
                     return Err(file_error(
                         &self.path,
@@ -479,17 +515,13 @@ impl<E: Engine> Engine for Cassette<E> {
         if self.shared.mode == Mode::Passthrough {
             return self.inner.websocket(request);
         }
-        Box::pin(async move {
-            Err(Error::websocket(
-                request.to_string(),
-                "cassettes do not record WebSockets yet; use Mode::Passthrough for this connection",
-            ))
-        })
+        Box::pin(ws::open(&*self.inner, &self.shared, request))
     }
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.inner.capabilities();
-        caps.websocket &= self.shared.mode == Mode::Passthrough;
+        // A tape with sessions replays them whatever the inner engine is.
+        caps.websocket |= self.shared.replaying;
         caps
     }
 }

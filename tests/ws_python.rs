@@ -230,3 +230,86 @@ fn python_websockets_sessions_record_and_replay_offline_and_through_serve() {
         ])
     );
 }
+
+const ROUTES: &str = r#"
+routes:
+  - request: {path: /chat}
+    websocket:
+      subprotocol: chat.v1
+      on_open: [{text: welcome}]
+      messages:
+        - when: {text: ping}
+          reply: [{text: pong}]
+        - when: {json_includes: {op: quit}}
+          reply: [{close: {code: 4002, reason: quit}}]
+      echo: true
+  - request: {path: /private}
+    websocket: {refuse: 403}
+"#;
+
+const ROUTE_CLIENT: &str = r#"
+import asyncio, json, sys
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+async def main(base):
+    out = []
+    async with connect(base + "/chat", subprotocols=["chat.v1"], compression=None) as ws:
+        out.append(ws.subprotocol)
+        out.append(await ws.recv())
+        await ws.send("ping")
+        out.append(await ws.recv())
+        await ws.send("echo me")
+        out.append(await ws.recv())
+        await ws.send('{"op":"quit"}')
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except ConnectionClosed:
+            pass
+    out.append(ws.close_code)
+    out.append(ws.close_reason)
+    try:
+        async with connect(base + "/private", compression=None):
+            pass
+    except InvalidStatus as err:
+        out.append(err.response.status_code)
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+#[test]
+fn python_websockets_client_talks_to_a_websocket_route_through_serve() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.yaml");
+    std::fs::write(&routes, ROUTES).unwrap();
+    let port = support::free_port();
+    let _serve = support::start_server(
+        Command::new(env!("CARGO_BIN_EXE_wiretape"))
+            .args(["serve", "--routes"])
+            .arg(&routes)
+            .args(["--listen", &format!("127.0.0.1:{port}")]),
+        port,
+    );
+    let output = python
+        .command()
+        .arg("-c")
+        .arg(ROUTE_CLIENT)
+        .arg(format!("ws://127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the Python client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        seen,
+        serde_json::json!(["chat.v1", "welcome", "pong", "echo me", 4002, "quit", 403])
+    );
+}

@@ -494,6 +494,13 @@ async fn upgrade(
         .collect();
     let connection = match shared.engine.websocket(request).await {
         Ok(connection) => connection,
+        // A refused upgrade (a route's `refuse`) is that status on the wire.
+        Err(err) if err.status_response().is_some() => {
+            let status = err.status_response().map(Response::status);
+            let mut response = hyper::Response::new(Body::from(format!("{err}\n")));
+            *response.status_mut() = status.unwrap_or(StatusCode::FORBIDDEN);
+            return Ok(response);
+        }
         Err(err) => return error_response(err),
     };
     let (head, mut engine_sink, mut engine_stream) = connection.into_parts();

@@ -497,3 +497,41 @@ async fn a_devtools_har_session_replays() {
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn keep_alive_pings_neither_hold_the_script_back_nor_count_as_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pings.yaml");
+    std::fs::write(
+        &path,
+        r#"version: 1
+interactions:
+  - request: {method: GET, uri: "ws://feed.test/", headers: {}}
+    response: {status: 101, headers: {}}
+    websocket:
+      - {at_ms: 0, send: text, text: sub}
+      - {at_ms: 1, send: ping, base64: "aGI="}
+      - {at_ms: 1, recv: pong, base64: "aGI="}
+      - {at_ms: 2, recv: text, text: ok}
+"#,
+    )
+    .unwrap();
+    let player = builder(&path)
+        .mode(Mode::Replay)
+        .build(MockEngine::queue().build())
+        .unwrap();
+    let mut socket = client_of(player.clone())
+        .websocket("ws://feed.test/")
+        .await
+        .unwrap();
+    socket.send_text("sub").await.unwrap();
+    assert_eq!(socket.recv().await.unwrap(), Some(Frame::text("ok")));
+    socket.ping(Bytes::from_static(b"later")).await.unwrap();
+    assert_eq!(
+        socket.recv().await.unwrap(),
+        Some(Frame::Pong(Bytes::from_static(b"later")))
+    );
+    drop(socket);
+    let report = player.finish().unwrap();
+    assert!(report.unplayed_frames.is_empty(), "{report:?}");
+}

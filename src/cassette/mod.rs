@@ -1,5 +1,6 @@
-//! HTTP cassettes: record what a real engine answers to YAML, replay it
-//! offline, byte for byte, in the same order.
+//! Cassettes: record what a real engine answers to YAML, replay it
+//! offline, byte for byte, in the same order; HTTP exchanges and WebSocket
+//! sessions alike.
 //!
 //! A [`Cassette`] wraps any engine (usually [`HyperEngine`](crate::engine::HyperEngine)).
 //! Every request the client sends through it is one interaction: replayed
@@ -55,8 +56,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A WebSocket handshake through a cassette is an interaction too: recorded,
+//! the session's frames are kept in both directions as they pass; replayed,
+//! the server's side plays as a script that waits for the client's frames and
+//! checks them with a [`FrameMatch`] (see [`CassetteBuilder::match_frames`]).
+//! A client frame that differs closes the socket with 1008, and
+//! [`finish`](Cassette::finish) returns the report, with a diff.
+//!
 //! The file format (version 1) is described in [`mod@format`]; [`import`]
-//! reads Ruby VCR, vcrpy and HAR files and writes HAR.
+//! reads Ruby VCR, vcrpy and HAR files (Chrome's `_webSocketMessages`
+//! included) and writes HAR.
 
 mod builder;
 mod env;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderValue, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -575,20 +575,38 @@ async fn upgrade(
             let _ = engine_sink.close().await;
             too_big
         };
+        // Frames the engine has ready are written together and flushed
+        // once (a replayed feed is a burst), never held back waiting.
         let to_client = async {
-            while let Some(Ok(frame)) = engine_stream.next().await {
-                if let Frame::Pong(payload) = &frame {
-                    let mut answered = lock(&answered);
-                    if answered.front() == Some(payload) {
-                        answered.pop_front();
-                        continue;
+            let mut next = engine_stream.next().await;
+            'frames: while let Some(Ok(frame)) = next {
+                let skip = match &frame {
+                    Frame::Pong(payload) => {
+                        let mut answered = lock(&answered);
+                        let ours = answered.front() == Some(payload);
+                        if ours {
+                            answered.pop_front();
+                        }
+                        ours
                     }
-                }
+                    _ => false,
+                };
                 let closing = matches!(frame, Frame::Close(_));
-                if client_sink.send(frame).await.is_err() || closing {
-                    break;
+                if !skip && (client_sink.feed(frame).await.is_err() || closing) {
+                    let _ = client_sink.flush().await;
+                    break 'frames;
                 }
+                next = match engine_stream.next().now_or_never() {
+                    Some(item) => item,
+                    None => {
+                        if client_sink.flush().await.is_err() {
+                            break 'frames;
+                        }
+                        engine_stream.next().await
+                    }
+                };
             }
+            let _ = client_sink.flush().await;
             // An engine side that ended without a close frame crashed: the
             // socket is dropped without one too, so the client sees 1006.
         };

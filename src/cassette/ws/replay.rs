@@ -169,7 +169,16 @@ fn steps(events: &[WsEvent], filters: &Filters) -> std::result::Result<Vec<Step>
     for (i, event) in events.iter().enumerate() {
         let frame =
             frame_of(event, filters).map_err(|err| format!("websocket event {i}: {err}"))?;
-        let step = match (frame, event.send.is_some()) {
+        let sent = event.send.is_some();
+        // Keep-alive traffic is the protocol's, not the conversation's: the
+        // client's pings (a ping interval fires whenever it likes) do not
+        // hold the script back, and the server's pongs are answered live.
+        match &frame {
+            Some(Frame::Ping(_) | Frame::Pong(_)) if sent => continue,
+            Some(Frame::Pong(_)) => continue,
+            _ => {}
+        }
+        let step = match (frame, sent) {
             (Some(frame), true) => {
                 last_client = Some(steps.len());
                 Step::Client {
@@ -249,16 +258,14 @@ impl Script {
         };
         let expected_kind = expected.map(std::mem::discriminant);
         match &live {
-            // Pings and pongs the recording did not have are the protocol's
-            // business: answered (a ping) or let be (a pong).
-            Frame::Ping(payload) if expected_kind != Some(std::mem::discriminant(&live)) => {
+            // Pings and pongs are the protocol's business, not the script's:
+            // a ping is answered with its pong, a pong let be.
+            Frame::Ping(payload) => {
                 self.pending.push_back(Ok(Frame::Pong(payload.clone())));
                 self.wake();
                 return Ok(());
             }
-            Frame::Pong(_) if expected_kind != Some(std::mem::discriminant(&live)) => {
-                return Ok(());
-            }
+            Frame::Pong(_) => return Ok(()),
             // The client closes before the recording did: the server answers
             // at once (what it did not play is reported as unplayed), unless
             // the recorded server close is still to come.

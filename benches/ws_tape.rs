@@ -15,6 +15,11 @@
 //!   Target: serve at least the echo server's rate.
 //!
 //! Run with `cargo bench --bench ws_tape` (add `-- --quick` for a short run).
+//!
+//! Measured with `--quick` on a shared 2-core machine (noisy, other builds
+//! running): in-process feed 1.2–1.5 M frames/s, in-process echo 1.3 M
+//! frames/s; loopback echo 371 k frames/s from the tungstenite server and
+//! 607 k frames/s from serve + tape (serve flushes ready frames together).
 
 use std::path::Path;
 use std::time::{Duration, Instant};

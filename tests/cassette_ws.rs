@@ -16,6 +16,19 @@ fn builder(path: &Path) -> CassetteBuilder {
     Cassette::builder(path).environment(Environment::clean())
 }
 
+/// A cassette replaying `path`, with nothing behind it.
+fn player(path: &Path) -> Cassette<MockEngine> {
+    builder(path)
+        .mode(Mode::Replay)
+        .build(MockEngine::queue().build())
+        .unwrap()
+}
+
+/// A cassette recording `engine` to `path`, replacing the file.
+fn recorder<E: Engine>(path: &Path, engine: E) -> Cassette<E> {
+    builder(path).mode(Mode::Record).build(engine).unwrap()
+}
+
 fn client_of<E: Engine>(engine: E) -> Client {
     Client::builder().engine(engine).build().unwrap()
 }
@@ -94,10 +107,7 @@ async fn converse(client: &Client) {
 async fn a_recorded_session_replays_offline_with_the_same_frames() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chat.yaml");
-    let recorder = builder(&path)
-        .mode(Mode::Record)
-        .build(chat_server())
-        .unwrap();
+    let recorder = recorder(&path, chat_server());
     converse(&client_of(recorder.clone())).await;
     let report = recorder.finish().unwrap();
     assert_eq!(report.recorded, 1);
@@ -127,10 +137,7 @@ async fn a_recorded_session_replays_offline_with_the_same_frames() {
 async fn a_server_close_and_a_vanished_server_are_recorded_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ends.yaml");
-    let recorder = builder(&path)
-        .mode(Mode::Record)
-        .build(chat_server())
-        .unwrap();
+    let recorder = recorder(&path, chat_server());
     let client = client_of(recorder.clone());
     for (word, code) in [("bye", 4001), ("crash", CloseFrame::ABNORMAL)] {
         let mut socket = client.websocket("ws://chat.test/room").await.unwrap();
@@ -145,10 +152,7 @@ async fn a_server_close_and_a_vanished_server_are_recorded_and_replayed() {
     assert!(text.contains("code: 4001"), "{text}");
     assert!(text.contains("end: dropped"), "{text}");
 
-    let player = builder(&path)
-        .mode(Mode::Replay)
-        .build(MockEngine::queue().build())
-        .unwrap();
+    let player = player(&path);
     let client = client_of(player.clone());
     for (word, code, reason) in [("bye", 4001, "see you"), ("crash", 1006, "")] {
         let mut socket = client.websocket("ws://chat.test/room").await.unwrap();
@@ -167,17 +171,11 @@ async fn a_server_close_and_a_vanished_server_are_recorded_and_replayed() {
 async fn a_client_frame_that_differs_closes_with_1008_and_finish_shows_the_diff() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mismatch.yaml");
-    let recorder = builder(&path)
-        .mode(Mode::Record)
-        .build(chat_server())
-        .unwrap();
+    let recorder = recorder(&path, chat_server());
     converse(&client_of(recorder.clone())).await;
     recorder.finish().unwrap();
 
-    let player = builder(&path)
-        .mode(Mode::Replay)
-        .build(MockEngine::queue().build())
-        .unwrap();
+    let player = player(&path);
     let client = client_of(player.clone());
     let mut socket = client.websocket("ws://chat.test/room?id=7").await.unwrap();
     socket.recv_text().await.unwrap();
@@ -399,10 +397,7 @@ async fn secrets_in_frames_never_reach_disk_and_still_match() {
 async fn a_session_still_open_at_finish_is_saved_as_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("open.yaml");
-    let recorder = builder(&path)
-        .mode(Mode::Record)
-        .build(chat_server())
-        .unwrap();
+    let recorder = recorder(&path, chat_server());
     let mut socket = client_of(recorder.clone())
         .websocket("ws://chat.test/")
         .await
@@ -444,10 +439,7 @@ interactions:
 "#,
     )
     .unwrap();
-    let player = builder(&path)
-        .mode(Mode::Replay)
-        .build(MockEngine::queue().build())
-        .unwrap();
+    let player = player(&path);
     let client = client_of(player.clone());
     let err = client.websocket("ws://chat.test/").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WebSocket);
@@ -476,10 +468,7 @@ async fn a_devtools_har_session_replays() {
     let path = dir.path().join("devtools.yaml");
     tape.save(&path).unwrap();
     let uri = session.request.uri.clone();
-    let player = builder(&path)
-        .mode(Mode::Replay)
-        .build(MockEngine::queue().build())
-        .unwrap();
+    let player = player(&path);
     let mut socket = client_of(player.clone()).websocket(uri).await.unwrap();
     socket.send_text("hello").await.unwrap();
     assert_eq!(socket.recv().await.unwrap(), Some(Frame::text("hello")));
@@ -516,10 +505,7 @@ interactions:
 "#,
     )
     .unwrap();
-    let player = builder(&path)
-        .mode(Mode::Replay)
-        .build(MockEngine::queue().build())
-        .unwrap();
+    let player = player(&path);
     let mut socket = client_of(player.clone())
         .websocket("ws://feed.test/")
         .await

@@ -133,6 +133,25 @@ async fn sessions(client: &Client, base: &str) -> Vec<String> {
     seen
 }
 
+/// Runs the Python client `script` against ws://127.0.0.1:`port` and parses
+/// the JSON it prints.
+fn run_client(python: &support::Python, script: &str, port: u16) -> serde_json::Value {
+    let output = python
+        .command()
+        .arg("-c")
+        .arg(script)
+        .arg(format!("ws://127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the Python client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 fn record(path: &Path, python: &support::Python) -> Vec<String> {
     let port = support::free_port();
     let _server = support::start_server(
@@ -197,20 +216,7 @@ fn python_websockets_sessions_record_and_replay_offline_and_through_serve() {
             .args(["--listen", &format!("127.0.0.1:{port}")]),
         port,
     );
-    let output = python
-        .command()
-        .arg("-c")
-        .arg(CLIENT)
-        .arg(format!("ws://127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the Python client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen = run_client(&python, CLIENT, port);
     assert_eq!(
         seen,
         serde_json::json!([
@@ -294,20 +300,7 @@ fn python_websockets_client_talks_to_a_websocket_route_through_serve() {
             .args(["--listen", &format!("127.0.0.1:{port}")]),
         port,
     );
-    let output = python
-        .command()
-        .arg("-c")
-        .arg(ROUTE_CLIENT)
-        .arg(format!("ws://127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the Python client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen = run_client(&python, ROUTE_CLIENT, port);
     assert_eq!(
         seen,
         serde_json::json!(["chat.v1", "welcome", "pong", "echo me", 4002, "quit", 403])

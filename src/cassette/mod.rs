@@ -368,6 +368,29 @@ impl Shared {
         Ok(())
     }
 
+    /// Finds the recorded interaction that answers `live` and makes `answer`
+    /// of it (index and interaction); a miss error when nothing answers and
+    /// the cassette does not record, `None` when it records.
+    fn lookup<T>(
+        &self,
+        live: &RequestParts,
+        answer: impl FnOnce(usize, &Interaction) -> T,
+    ) -> Option<Result<T>> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        match state
+            .index
+            .find(live, &state.loaded, &self.matchers, self.repeats)
+        {
+            Lookup::Hit(i) => {
+                state.replayed += 1;
+                Some(Ok(answer(i, &state.loaded[i])))
+            }
+            Lookup::Miss if !self.recording => Some(Err(self.miss(live, state))),
+            Lookup::Miss => None,
+        }
+    }
+
     fn miss(&self, live: &RequestParts, state: &State) -> Error {
         let recorded: Vec<(usize, RequestParts, bool)> = state
             .loaded
@@ -456,27 +479,15 @@ impl<E: Engine> Engine for Cassette<E> {
             let live = record::live_parts(&request, &body, &shared.filters);
             let name = request.to_string();
             if shared.replaying {
-                let found = {
-                    let mut guard = shared.state();
-                    let state = &mut *guard;
-                    match state
-                        .index
-                        .find(&live, &state.loaded, &shared.matchers, shared.repeats)
-                    {
-                        Lookup::Hit(i) => {
-                            state.replayed += 1;
-                            Some(Ok(replay::replay(
-                                &state.loaded[i],
-                                request.url(),
-                                &name,
-                                shared.timing,
-                                &shared.filters,
-                            )))
-                        }
-                        Lookup::Miss if !shared.recording => Some(Err(shared.miss(&live, state))),
-                        Lookup::Miss => None,
-                    }
-                };
+                let found = shared.lookup(&live, |_, interaction| {
+                    replay::replay(
+                        interaction,
+                        request.url(),
+                        &name,
+                        shared.timing,
+                        &shared.filters,
+                    )
+                });
                 match found {
                     Some(Ok(replayed)) => {
                         if let Some(delay) = replayed.delay {

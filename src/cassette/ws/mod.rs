@@ -34,7 +34,6 @@ use super::format::{
     text_form,
 };
 use super::record::{live_parts, recorded_error};
-use super::replay::Lookup;
 use super::{Abandoned, Outcome, Shared, Slot};
 use crate::engine::Engine;
 use crate::ws::{CloseFrame, Frame, WsConnection};
@@ -387,21 +386,11 @@ pub(super) async fn open<E: Engine>(
     let live = live_parts(&request, &Bytes::new(), &shared.filters);
     let name = request.to_string();
     if shared.replaying {
-        let found = {
-            let mut guard = shared.state();
-            let state = &mut *guard;
-            match state
-                .index
-                .find(&live, &state.loaded, &shared.matchers, shared.repeats)
-            {
-                Lookup::Hit(i) => {
-                    state.replayed += 1;
-                    Some(replayed(shared, i, &state.loaded[i], &request, &name))
-                }
-                Lookup::Miss if !shared.recording => Some(Err(shared.miss(&live, state))),
-                Lookup::Miss => None,
-            }
-        };
+        let found = shared
+            .lookup(&live, |i, interaction| {
+                replayed(shared, i, interaction, &request, &name)
+            })
+            .map(|found| found.and_then(|opened| opened));
         match found {
             Some(Ok((delay, connection))) => {
                 if let Some(delay) = delay {

@@ -466,18 +466,43 @@ impl Router {
         });
     }
 
-    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
-        if let Some(fallback) = read(&self.shared.fallback) {
-            if let Some(copy) = request.try_clone() {
-                self.record(copy, Answer::Fallback);
-            }
-            return fallback.execute(request).await;
+    /// The routes, unless some could not be built (then every request fails,
+    /// naming them).
+    fn usable_table(&self) -> Result<Arc<Table>> {
+        let table = read(&self.shared.table);
+        if let Some(broken) = &table.broken {
+            return Err(Error::invalid(format!(
+                "the router has routes that could not be built: {broken}"
+            )));
         }
+        Ok(table)
+    }
+
+    /// The fallback engine, if there is one, with `request` journaled as
+    /// sent to it.
+    fn fallback_for(&self, request: &Request) -> Option<Arc<dyn Engine>> {
+        let fallback = read(&self.shared.fallback)?;
+        if let Some(copy) = request.try_clone() {
+            self.record(copy, Answer::Fallback);
+        }
+        Some(fallback)
+    }
+
+    /// The near-miss report for `request`, journaled as unmatched.
+    fn unmatched(&self, table: &Table, request: Request) -> crate::error::NoRoute {
         let report = {
             let states = lock(&self.shared.scenarios);
             near_miss::report(&table.routes, &request, &states)
         };
         self.record(request, Answer::Unmatched);
+        report
+    }
+
+    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
+        if let Some(fallback) = self.fallback_for(&request) {
+            return fallback.execute(request).await;
+        }
+        let report = self.unmatched(&table, request);
         if !self.shared.not_found.load(Ordering::SeqCst) {
             return Err(Error::NoRoute(Box::new(report)));
         }
@@ -568,12 +593,7 @@ impl Engine for Router {
                 let body = request.take_body().buffered().await?;
                 *request.body_mut() = body;
             }
-            let table = read(&self.shared.table);
-            if let Some(broken) = &table.broken {
-                return Err(Error::invalid(format!(
-                    "the router has routes that could not be built: {broken}"
-                )));
-            }
+            let table = self.usable_table()?;
             let Some(route) = self.find(&table, &request, false) else {
                 return self.miss(table, request).await;
             };
@@ -595,24 +615,12 @@ impl Engine for Router {
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
         Box::pin(async move {
-            let table = read(&self.shared.table);
-            if let Some(broken) = &table.broken {
-                return Err(Error::invalid(format!(
-                    "the router has routes that could not be built: {broken}"
-                )));
-            }
+            let table = self.usable_table()?;
             let Some(route) = self.find(&table, &request, true) else {
-                if let Some(fallback) = read(&self.shared.fallback) {
-                    if let Some(copy) = request.try_clone() {
-                        self.record(copy, Answer::Fallback);
-                    }
+                if let Some(fallback) = self.fallback_for(&request) {
                     return fallback.websocket(request).await;
                 }
-                let report = {
-                    let states = lock(&self.shared.scenarios);
-                    near_miss::report(&table.routes, &request, &states)
-                };
-                self.record(request, Answer::Unmatched);
+                let report = self.unmatched(&table, request);
                 return Err(Error::NoRoute(Box::new(report)));
             };
             let socket = route.socket.clone().expect("found among WebSocket routes");

@@ -16,6 +16,14 @@ fn builder(path: &Path) -> CassetteBuilder {
     Cassette::builder(path).environment(Environment::clean())
 }
 
+/// Writes a cassette named `name` in `dir` whose interactions are the YAML
+/// list `interactions`.
+fn write_tape(dir: &Path, name: &str, interactions: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("version: 1\ninteractions:{interactions}")).unwrap();
+    path
+}
+
 /// A cassette replaying `path`, with nothing behind it.
 fn player(path: &Path) -> Cassette<MockEngine> {
     builder(path)
@@ -207,19 +215,17 @@ async fn a_client_frame_that_differs_closes_with_1008_and_finish_shows_the_diff(
 #[tokio::test]
 async fn frame_matchers_let_changing_values_through() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("matchers.yaml");
-    std::fs::write(
-        &path,
-        r#"version: 1
-interactions:
+    let path = write_tape(
+        dir.path(),
+        "matchers.yaml",
+        r#"
   - request: {method: GET, uri: "ws://feed.test/", headers: {}}
     response: {status: 101, headers: {}}
     websocket:
       - {at_ms: 0, send: text, json: {op: subscribe, request_id: 1}}
       - {at_ms: 1, recv: text, text: ok}
 "#,
-    )
-    .unwrap();
+    );
     for (rule, sent, answered) in [
         (
             FrameMatch::exact(),
@@ -287,11 +293,10 @@ interactions:
 #[tokio::test(start_paused = true)]
 async fn answers_wait_for_the_question_and_pushes_keep_their_recorded_spacing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("feed.yaml");
-    std::fs::write(
-        &path,
-        r#"version: 1
-interactions:
+    let path = write_tape(
+        dir.path(),
+        "feed.yaml",
+        r#"
   - request: {method: GET, uri: "wss://prices.test/feed", headers: {}}
     response: {status: 101, headers: {sec-websocket-protocol: [prices.v1]}}
     websocket:
@@ -301,8 +306,7 @@ interactions:
       - {at_ms: 1200040, recv: text, json: {price: 102}}
       - {at_ms: 1800040, recv: close, code: 1001, reason: market closed}
 "#,
-    )
-    .unwrap();
+    );
     let player = builder(&path)
         .mode(Mode::Replay)
         .timing(Timing::Recorded)
@@ -419,11 +423,10 @@ async fn a_session_still_open_at_finish_is_saved_as_cut_off() {
 #[tokio::test]
 async fn a_refused_handshake_is_an_interaction_and_sessions_replay_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("refused.yaml");
-    std::fs::write(
-        &path,
-        r#"version: 1
-interactions:
+    let path = write_tape(
+        dir.path(),
+        "refused.yaml",
+        r#"
   - request: {method: GET, uri: "ws://chat.test/", headers: {}}
     response: {status: 401, headers: {}}
   - request: {method: GET, uri: "ws://chat.test/", headers: {}}
@@ -437,8 +440,7 @@ interactions:
   - request: {method: GET, uri: "ws://chat.test/unused", headers: {}}
     response: {status: 101, headers: {}}
 "#,
-    )
-    .unwrap();
+    );
     let player = player(&path);
     let client = client_of(player.clone());
     let err = client.websocket("ws://chat.test/").await.unwrap_err();
@@ -490,11 +492,10 @@ async fn a_devtools_har_session_replays() {
 #[tokio::test]
 async fn keep_alive_pings_neither_hold_the_script_back_nor_count_as_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pings.yaml");
-    std::fs::write(
-        &path,
-        r#"version: 1
-interactions:
+    let path = write_tape(
+        dir.path(),
+        "pings.yaml",
+        r#"
   - request: {method: GET, uri: "ws://feed.test/", headers: {}}
     response: {status: 101, headers: {}}
     websocket:
@@ -503,8 +504,7 @@ interactions:
       - {at_ms: 1, recv: pong, base64: "aGI="}
       - {at_ms: 2, recv: text, text: ok}
 "#,
-    )
-    .unwrap();
+    );
     let player = player(&path);
     let mut socket = client_of(player.clone())
         .websocket("ws://feed.test/")

@@ -133,6 +133,19 @@ async fn sessions(client: &Client, base: &str) -> Vec<String> {
     seen
 }
 
+/// Starts `wiretape serve FLAG FILE` on a free loopback port.
+fn serve(flag: &str, file: &Path) -> (support::Running, u16) {
+    let port = support::free_port();
+    let running = support::start_server(
+        Command::new(env!("CARGO_BIN_EXE_wiretape"))
+            .args(["serve", flag])
+            .arg(file)
+            .args(["--listen", &format!("127.0.0.1:{port}")]),
+        port,
+    );
+    (running, port)
+}
+
 /// Runs the Python client `script` against ws://127.0.0.1:`port` and parses
 /// the JSON it prints.
 fn run_client(python: &support::Python, script: &str, port: u16) -> serde_json::Value {
@@ -208,14 +221,7 @@ fn python_websockets_sessions_record_and_replay_offline_and_through_serve() {
     assert_eq!(replayed, live);
 
     // Python's client against `wiretape serve --cassette`.
-    let port = support::free_port();
-    let _serve = support::start_server(
-        Command::new(env!("CARGO_BIN_EXE_wiretape"))
-            .args(["serve", "--cassette"])
-            .arg(&path)
-            .args(["--listen", &format!("127.0.0.1:{port}")]),
-        port,
-    );
+    let (_serve, port) = serve("--cassette", &path);
     let seen = run_client(&python, CLIENT, port);
     assert_eq!(
         seen,
@@ -292,14 +298,7 @@ fn python_websockets_client_talks_to_a_websocket_route_through_serve() {
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.yaml");
     std::fs::write(&routes, ROUTES).unwrap();
-    let port = support::free_port();
-    let _serve = support::start_server(
-        Command::new(env!("CARGO_BIN_EXE_wiretape"))
-            .args(["serve", "--routes"])
-            .arg(&routes)
-            .args(["--listen", &format!("127.0.0.1:{port}")]),
-        port,
-    );
+    let (_serve, port) = serve("--routes", &routes);
     let seen = run_client(&python, ROUTE_CLIENT, port);
     assert_eq!(
         seen,

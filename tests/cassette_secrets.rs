@@ -260,3 +260,41 @@ fn tape_save_and_importers_apply_the_same_defaults() {
     );
     assert!(Tape::load(&path).is_ok());
 }
+
+#[tokio::test]
+async fn a_token_echoed_in_websocket_frames_never_reaches_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.yaml");
+    let server = MockEngine::new(|_| async { Ok(Response::new(StatusCode::OK)) }).with_websocket(
+        |request, mut peer| async move {
+            let auth = request
+                .header_str("authorization")
+                .unwrap_or("")
+                .to_string();
+            while let Some(wiretape::ws::Frame::Text(text)) = peer.recv().await {
+                let _ = peer.send_text(format!("{text} as {auth}")).await;
+            }
+        },
+    );
+    let converse = |client: Client| async move {
+        let mut socket = client
+            .get("ws://chat.test/")
+            .header("authorization", "Bearer WS-token-5e6f7a")
+            .websocket()
+            .await
+            .unwrap();
+        socket.send_text("hello").await.unwrap();
+        let answer = socket.recv_text().await.unwrap();
+        drop(socket);
+        answer
+    };
+    let (recorder, client) = cassette(&path, Mode::Record, server);
+    let live = converse(client).await;
+    recorder.finish().unwrap();
+    assert_eq!(live.as_deref(), Some("hello as Bearer WS-token-5e6f7a"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("WS-token-5e6f7a"), "{text}");
+
+    let (_player, client) = cassette(&path, Mode::Replay, MockEngine::queue().build());
+    assert_eq!(converse(client).await, live);
+}

@@ -603,13 +603,25 @@ impl Filters {
             error.message = filters.message(&error.message);
         }
         for event in interaction.websocket.iter_mut().flatten() {
-            if let Some(text) = &mut event.text {
-                if let Some(hidden) = filters.body(text.as_bytes()) {
-                    *text = String::from_utf8_lossy(&hidden).into_owned();
-                }
+            // A text frame's payload, as recording writes it (`json` or `text`).
+            let text = match (&event.json, &event.text) {
+                (Some(json), _) => json.to_bytes().ok().map(|b| b.to_vec()),
+                (None, Some(text)) => Some(text.clone().into_bytes()),
+                _ => None,
+            };
+            let sent = event.send.is_some();
+            if let Some(hidden) = text.and_then(|bytes| filters.body(&bytes)) {
+                let frame = crate::ws::Frame::Text(String::from_utf8_lossy(&hidden).into_owned());
+                let redone = super::ws::event_of(event.at_ms, sent, &frame, &filters);
+                event.json = redone.json;
+                event.text = redone.text;
+                event.base64 = redone.base64;
             }
             if let Some(reason) = &mut event.reason {
                 *reason = filters.message(reason);
+            }
+            if let Some(error) = &mut event.error {
+                error.message = filters.message(&error.message);
             }
         }
     }
@@ -873,7 +885,7 @@ impl JsonPath {
         current
     }
 
-    fn replace(&self, root: &mut serde_json::Value, with: &serde_json::Value) {
+    pub(crate) fn replace(&self, root: &mut serde_json::Value, with: &serde_json::Value) {
         fn walk(steps: &[Step], value: &mut serde_json::Value, with: &serde_json::Value) {
             let Some((step, rest)) = steps.split_first() else {
                 *value = with.clone();

@@ -1,5 +1,6 @@
-//! HTTP cassettes: record what a real engine answers to YAML, replay it
-//! offline, byte for byte, in the same order.
+//! Cassettes: record what a real engine answers to YAML, replay it
+//! offline, byte for byte, in the same order; HTTP exchanges and WebSocket
+//! sessions alike.
 //!
 //! A [`Cassette`] wraps any engine (usually [`HyperEngine`](crate::engine::HyperEngine)).
 //! Every request the client sends through it is one interaction: replayed
@@ -72,8 +73,16 @@
 //! file as it is then, adds its new interactions and writes it atomically;
 //! temporary files a killed save left behind are removed by the next save.
 //!
+//! A WebSocket handshake through a cassette is an interaction too: recorded,
+//! the session's frames are kept in both directions as they pass; replayed,
+//! the server's side plays as a script that waits for the client's frames and
+//! checks them with a [`FrameMatch`] (see [`CassetteBuilder::match_frames`]).
+//! A client frame that differs closes the socket with 1008, and
+//! [`finish`](Cassette::finish) returns the report, with a diff.
+//!
 //! The file format (version 1) is described in [`mod@format`]; [`import`]
-//! reads Ruby VCR, vcrpy and HAR files and writes HAR.
+//! reads Ruby VCR, vcrpy and HAR files (Chrome's `_webSocketMessages`
+//! included) and writes HAR.
 
 mod builder;
 mod env;
@@ -85,6 +94,7 @@ mod record;
 mod replay;
 mod secrets;
 mod store;
+mod ws;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -99,6 +109,7 @@ pub use self::format::{FORMAT_VERSION, Interaction, Tape};
 pub use self::matching::{CassetteMiss, Match, NearMiss, RequestParts};
 pub use self::replay::Timing;
 pub use self::secrets::{is_credential_header, is_credential_key, is_jwt};
+pub use self::ws::FrameMatch;
 
 use self::filter::Filters;
 use self::format::{RecordedRequest, RecordedResponse};
@@ -156,6 +167,13 @@ pub struct CassetteReport {
     pub recorded: usize,
     /// The recorded interactions never replayed, as `#index METHOD URI`.
     pub unused: Vec<String>,
+    /// The replayed WebSocket sessions whose recorded data frames were not
+    /// all replayed (the client closed early, or the session is still open),
+    /// as `#index METHOD URI: …`.
+    pub unplayed_frames: Vec<String>,
+    /// The replayed WebSocket sessions that failed because the client sent
+    /// a frame the recording does not have, each with its report.
+    pub frame_mismatches: Vec<String>,
 }
 
 impl<E: Engine> Cassette<E> {
@@ -185,11 +203,25 @@ impl<E> Cassette<E> {
 
     /// Writes the file if anything was recorded, and reports what happened.
     /// Fails when a recorded body is still being read, when writing fails,
-    /// or (with [`CassetteBuilder::error_on_unused`]) when interactions were
-    /// never replayed.
+    /// when a replayed WebSocket client sent a frame the recording does not
+    /// have (a [`CassetteMiss`] naming the frame, with a diff), or (with
+    /// [`CassetteBuilder::error_on_unused`]) when interactions or recorded
+    /// WebSocket frames were never replayed.
     pub fn finish(&self) -> Result<CassetteReport> {
         self.shared.save()?;
+        if let Some(miss) = self.shared.sockets.mismatches().into_iter().next() {
+            return Err(Error::CassetteMiss(Box::new(miss)));
+        }
         let report = self.report();
+        if self.shared.error_on_unused && !report.unplayed_frames.is_empty() {
+            return Err(file_error(
+                &self.shared.path,
+                format!(
+                    "recorded WebSocket frames were never replayed: {}",
+                    report.unplayed_frames.join("; ")
+                ),
+            ));
+        }
         if self.shared.error_on_unused && !report.unused.is_empty() {
             return Err(file_error(
                 &self.shared.path,
@@ -224,6 +256,14 @@ impl<E> Cassette<E> {
             replayed: state.replayed,
             recorded: state.recorded.len(),
             unused,
+            unplayed_frames: self.shared.sockets.unplayed(),
+            frame_mismatches: self
+                .shared
+                .sockets
+                .mismatches()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -237,6 +277,8 @@ struct Shared {
     options: RecordOptions,
     timestamps: bool,
     timing: Timing,
+    frames: FrameMatch,
+    sockets: Arc<ws::replay::Ledger>,
     error_on_unused: bool,
     replaying: bool,
     recording: bool,
@@ -253,13 +295,17 @@ struct State {
     /// Whether this cassette has written its file once (a re-record
     /// replaces the file only the first time).
     written: bool,
+    /// The WebSocket sessions among `recorded` as the last save wrote them.
+    sockets: Vec<(usize, Interaction)>,
     replayed: usize,
 }
 
-/// A recorded interaction, or one whose response body is still arriving.
+/// A recorded interaction, one whose response body is still arriving, or a
+/// WebSocket session (saved as far as it has got).
 enum Slot {
     Pending(RecordedRequest),
     Done(Interaction),
+    Socket(Arc<ws::record::SessionLog>),
 }
 
 enum Outcome {
@@ -320,10 +366,23 @@ impl Shared {
             return Ok(());
         }
         let mut fresh = Vec::with_capacity(state.recorded.len() - state.saved);
+        let mut grown: Vec<(Interaction, Interaction)> = Vec::new();
+        let mut written = Vec::new();
         for (i, slot) in state.recorded.iter().enumerate() {
             match slot {
                 Slot::Done(interaction) if i >= state.saved => fresh.push(interaction.clone()),
                 Slot::Done(_) => {}
+                Slot::Socket(log) => {
+                    // A session may still be going: what an earlier save
+                    // wrote of it is replaced by what there is now.
+                    let now = log.snapshot();
+                    written.push((i, now.clone()));
+                    match state.sockets.iter().find(|(slot, _)| *slot == i) {
+                        Some((_, before)) if *before != now => grown.push((before.clone(), now)),
+                        Some(_) => {}
+                        None => fresh.push(now),
+                    }
+                }
                 Slot::Pending(request) => {
                     return Err(file_error(
                         &self.path,
@@ -342,16 +401,46 @@ impl Shared {
                 Some(tape) if !replace => tape.interactions,
                 _ => Vec::new(),
             };
+            for (before, now) in grown {
+                match interactions.iter().position(|it| *it == before) {
+                    Some(at) => interactions[at] = now,
+                    None => interactions.push(now),
+                }
+            }
             interactions.extend(fresh);
             Ok(Tape {
                 version: FORMAT_VERSION,
                 interactions,
             })
         })?;
+        state.sockets = written;
         state.saved = state.recorded.len();
         state.written = true;
         state.dirty = false;
         Ok(())
+    }
+
+    /// Finds the recorded interaction that answers `live` and makes `answer`
+    /// of it (index and interaction); a miss error when nothing answers and
+    /// the cassette does not record, `None` when it records.
+    fn lookup<T>(
+        &self,
+        live: &RequestParts,
+        answer: impl FnOnce(usize, &Interaction) -> T,
+    ) -> Option<Result<T>> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        match state
+            .index
+            .find(live, &state.loaded, &self.matchers, self.repeats)
+        {
+            Lookup::Hit(i) => {
+                state.replayed += 1;
+                Some(Ok(answer(i, &state.loaded[i])))
+            }
+            Lookup::Miss if !self.recording => Some(Err(self.miss(live, state))),
+            Lookup::Miss => None,
+        }
     }
 
     fn miss(&self, live: &RequestParts, state: &State) -> Error {
@@ -443,27 +532,9 @@ impl<E: Engine> Engine for Cassette<E> {
             let live = record::live_parts(&request, &body, &filters);
             let name = request.to_string();
             if shared.replaying {
-                let found = {
-                    let mut guard = shared.state();
-                    let state = &mut *guard;
-                    match state
-                        .index
-                        .find(&live, &state.loaded, &shared.matchers, shared.repeats)
-                    {
-                        Lookup::Hit(i) => {
-                            state.replayed += 1;
-                            Some(Ok(replay::replay(
-                                &state.loaded[i],
-                                request.url(),
-                                &name,
-                                shared.timing,
-                                &filters,
-                            )))
-                        }
-                        Lookup::Miss if !shared.recording => Some(Err(shared.miss(&live, state))),
-                        Lookup::Miss => None,
-                    }
-                };
+                let found = shared.lookup(&live, |_, interaction| {
+                    replay::replay(interaction, request.url(), &name, shared.timing, &filters)
+                });
                 match found {
                     Some(Ok(replayed)) => {
                         if let Some(delay) = replayed.delay {
@@ -512,17 +583,13 @@ impl<E: Engine> Engine for Cassette<E> {
         if self.shared.mode == Mode::Passthrough {
             return self.inner.websocket(request);
         }
-        Box::pin(async move {
-            Err(Error::websocket(
-                request.to_string(),
-                "cassettes do not record WebSockets yet; use Mode::Passthrough for this connection",
-            ))
-        })
+        Box::pin(ws::open(&*self.inner, &self.shared, request))
     }
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.inner.capabilities();
-        caps.websocket &= self.shared.mode == Mode::Passthrough;
+        // A tape with sessions replays them whatever the inner engine is.
+        caps.websocket |= self.shared.replaying;
         caps
     }
 }

@@ -28,7 +28,7 @@ pub enum Timing {
 }
 
 impl Timing {
-    fn delay(self, ms: u64) -> Option<Duration> {
+    pub(crate) fn delay(self, ms: u64) -> Option<Duration> {
         let factor = match self {
             Timing::Instant => return None,
             Timing::Recorded => 1.0,
@@ -213,7 +213,14 @@ pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invali
             Ok(())
         }
         (None, Some(_)) => Ok(()),
+    }?;
+    if let Some(events) = &interaction.websocket {
+        super::ws::check(events).map_err(|err| Invalid {
+            message: format!("{name}: {err}"),
+            field: &["websocket"],
+        })?;
     }
+    Ok(())
 }
 
 /// What replaying an interaction gives: how long to wait before answering,

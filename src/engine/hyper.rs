@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::proxy::{Proxies, ProxyConnector, with_port};
 use super::{BoxFuture, Capabilities, Engine};
 use crate::body::from_http_body;
 use crate::plugins::ConnectTimeout;
@@ -27,7 +28,7 @@ use crate::request::url_to_uri;
 use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
 use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
 
-type Connector = CappedConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+type Connector = CappedConnector<hyper_rustls::HttpsConnector<ProxyConnector>>;
 
 tokio::task_local! {
     /// A request's own connect limit ([`ConnectTimeout`]), seen by the
@@ -73,6 +74,9 @@ pub struct HyperEngine {
 struct Settings {
     connect_timeout: Option<Duration>,
     nodelay: bool,
+    proxies: Proxies,
+    /// The TCP connector under TLS, for WebSocket tunnels through a proxy.
+    http: HttpConnector,
 }
 
 impl Default for HyperEngine {
@@ -170,6 +174,55 @@ impl HyperEngine {
         port: u16,
         secure: bool,
     ) -> Result<Box<dyn Io>> {
+        let tcp = self.open_tcp(name, host, port, secure).await?;
+        if !secure {
+            return Ok(tcp);
+        }
+        let mut tls = (*self.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|err| {
+            Error::invalid(format!(
+                "{name}: {host:?} is not a valid TLS server name: {err}"
+            ))
+        })?;
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(server_name, tcp)
+            .await
+            .map_err(|err| classify_io(&err, name, true))?;
+        Ok(Box::new(stream))
+    }
+
+    /// A TCP connection to `host:port`, or a tunnel to it through the proxy
+    /// [`Proxies`] names for it.
+    async fn open_tcp(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        secure: bool,
+    ) -> Result<Box<dyn Io>> {
+        let scheme = if secure { "wss" } else { "ws" };
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let dst: Option<Uri> = format!("{scheme}://{authority}/").parse().ok();
+        if let Some(route) = dst
+            .as_ref()
+            .and_then(|dst| self.settings.proxies.intercept(dst))
+        {
+            let dst = with_port(dst.expect("intercepted, so parsed"));
+            let tunnel = route.tunnel(self.settings.http.clone(), dst);
+            let io = match self.settings.connect_timeout {
+                Some(limit) => tokio::time::timeout(limit, tunnel)
+                    .await
+                    .map_err(|_| Error::timeout(TimeoutKind::Connect, name, Some(limit)))?,
+                None => tunnel.await,
+            }
+            .map_err(|err| classify(&*err, name, true))?;
+            return Ok(Box::new(io.into_inner()));
+        }
         // Resolved apart from connecting, so that a name that does not
         // resolve is a DNS error, as it is for HTTP requests.
         let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
@@ -186,21 +239,7 @@ impl HyperEngine {
         .map_err(|err| classify_io(&err, name, true))?;
         // Nagle only delays small frames; failing to turn it off is harmless.
         let _ = tcp.set_nodelay(self.settings.nodelay);
-        if !secure {
-            return Ok(Box::new(tcp));
-        }
-        let mut tls = (*self.tls).clone();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let server_name = ServerName::try_from(host.to_owned()).map_err(|err| {
-            Error::invalid(format!(
-                "{name}: {host:?} is not a valid TLS server name: {err}"
-            ))
-        })?;
-        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-            .connect(server_name, tcp)
-            .await
-            .map_err(|err| classify_io(&err, name, true))?;
-        Ok(Box::new(stream))
+        Ok(Box::new(tcp))
     }
 }
 
@@ -221,7 +260,18 @@ impl Engine for HyperEngine {
             let name = request.to_string();
             let url = request.url().clone();
             let connect_limit = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
-            let request: http::Request<crate::Body> = request.try_into()?;
+            let mut request: http::Request<crate::Body> = request.try_into()?;
+            // Only here, below every plugin and recorder: the proxy's
+            // credentials never reach a log or a cassette.
+            if request.uri().scheme_str() == Some("http") {
+                if let Some(route) = self.settings.proxies.intercept(request.uri()) {
+                    if let (true, Some(auth)) = (route.forwards_http(), route.authorization()) {
+                        request
+                            .headers_mut()
+                            .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+                    }
+                }
+            }
             let exchange = self.client.request(request);
             let response = match connect_limit {
                 Some(limit) => CONNECT_LIMIT.scope(limit, exchange).await,
@@ -266,6 +316,7 @@ pub struct HyperEngineBuilder {
     http2_prior_knowledge: bool,
     native_roots: bool,
     extra_roots: Vec<CertificateDer<'static>>,
+    proxies: Option<Proxies>,
 }
 
 impl Default for HyperEngineBuilder {
@@ -279,6 +330,7 @@ impl Default for HyperEngineBuilder {
             http2_prior_knowledge: false,
             native_roots: cfg!(feature = "native-roots"),
             extra_roots: Vec::new(),
+            proxies: None,
         }
     }
 }
@@ -322,6 +374,19 @@ impl HyperEngineBuilder {
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.http2_prior_knowledge = true;
         self
+    }
+
+    /// The proxies to use, replacing those the environment names (the
+    /// default is [`Proxies::from_env`], read when the engine is built).
+    pub fn proxies(mut self, proxies: Proxies) -> Self {
+        self.proxies = Some(proxies);
+        self
+    }
+
+    /// Sends every request directly, whatever `HTTP_PROXY` and the like say
+    /// (reqwest's `no_proxy()`).
+    pub fn no_proxy(self) -> Self {
+        self.proxies(Proxies::none())
     }
 
     /// Whether to trust the operating system's root certificates as well
@@ -390,13 +455,18 @@ impl HyperEngineBuilder {
         http.enforce_http(false);
         http.set_nodelay(self.nodelay);
         http.set_connect_timeout(self.connect_timeout);
+        let proxies = self.proxies.unwrap_or_else(Proxies::from_env);
+        let proxied = ProxyConnector {
+            http: http.clone(),
+            proxies: proxies.clone(),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls.clone())
             .https_or_http();
         let https = if self.http2_prior_knowledge {
-            https.enable_http2().wrap_connector(http)
+            https.enable_http2().wrap_connector(proxied)
         } else {
-            https.enable_http1().enable_http2().wrap_connector(http)
+            https.enable_http1().enable_http2().wrap_connector(proxied)
         };
         let connector = CappedConnector {
             inner: https,
@@ -417,6 +487,8 @@ impl HyperEngineBuilder {
             settings: Arc::new(Settings {
                 connect_timeout: self.connect_timeout,
                 nodelay: self.nodelay,
+                proxies,
+                http,
             }),
         })
     }
@@ -553,6 +625,10 @@ pub(crate) fn classify(error: &(dyn StdError + 'static), request: &str, connecti
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     let mut dns = false;
     while let Some(err) = current {
+        // Our own connectors' verdict (a proxy's failure) stands.
+        if let Some(ours) = err.downcast_ref::<Error>() {
+            return Error::from_kind(ours.kind(), request, ours.message());
+        }
         if err.to_string() == "dns error" {
             dns = true;
         }

@@ -8,6 +8,7 @@
 //! an `Arc<dyn Engine>` is itself an engine.
 
 mod hyper;
+mod proxy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 pub use self::hyper::{HyperEngine, HyperEngineBuilder};
 pub(crate) use self::hyper::{classify, classify_io};
+pub use self::proxy::Proxies;
 use crate::ws::WsConnection;
 use crate::{Request, Response, Result};
 
@@ -70,6 +72,31 @@ pub trait Engine: Send + Sync + 'static {
 
     /// What this engine can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// A short name for messages ("the engine MockEngine lacks …"): by
+    /// default the type's name without its module paths.
+    fn name(&self) -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `a::b::Cassette<c::HyperEngine>` as `Cassette<HyperEngine>`.
+fn short_type_name(full: &str) -> String {
+    let mut short = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for c in full.chars() {
+        match c {
+            ':' => segment.clear(),
+            '<' | '>' | ',' | ' ' | '(' | ')' | '&' | '[' | ']' | ';' => {
+                short.push_str(&segment);
+                segment.clear();
+                short.push(c);
+            }
+            _ => segment.push(c),
+        }
+    }
+    short.push_str(&segment);
+    short
 }
 
 impl<E: Engine + ?Sized> Engine for Arc<E> {
@@ -84,6 +111,10 @@ impl<E: Engine + ?Sized> Engine for Arc<E> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
+
+    fn name(&self) -> String {
+        (**self).name()
+    }
 }
 
 impl<E: Engine + ?Sized> Engine for Box<E> {
@@ -97,6 +128,10 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
 
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+
+    fn name(&self) -> String {
+        (**self).name()
     }
 }
 

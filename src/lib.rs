@@ -44,6 +44,7 @@ pub mod plugins;
 mod request;
 mod response;
 pub mod server;
+pub mod sse;
 pub mod ws;
 mod yaml;
 

@@ -120,6 +120,14 @@ impl Client {
         self.get(url).websocket().await
     }
 
+    /// Opens a server-sent event stream from `url` (a `GET` with
+    /// `Accept: text/event-stream`); await it for the
+    /// [`EventStream`](crate::sse::EventStream). For headers, build the
+    /// request first: `client.get(url).header(…).sse()`.
+    pub fn sse(&self, url: impl AsRef<str>) -> crate::sse::SseRequest {
+        self.get(url).sse()
+    }
+
     /// Resolves `url` against the base URL, if it is not absolute.
     fn resolve(&self, url: &str) -> Result<Url> {
         crate::plugins::resolve(self.inner.base_url.as_ref(), url)

@@ -165,6 +165,22 @@ impl Client {
         let config = *request
             .extensions_mut()
             .get_or_insert_with(|| self.inner.websocket);
+        if !config.subprotocols.is_empty()
+            && !request
+                .headers()
+                .contains_key(http::header::SEC_WEBSOCKET_PROTOCOL)
+        {
+            let offered = HeaderValue::from_str(&config.subprotocols.join(", ")).map_err(|_| {
+                Error::invalid(format!(
+                    "cannot open a WebSocket to {}: subprotocols {:?} are not valid header text",
+                    request.url(),
+                    config.subprotocols
+                ))
+            })?;
+            request
+                .headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_PROTOCOL, offered);
+        }
         let name = request.to_string();
         let connection = self
             .inner

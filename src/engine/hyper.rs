@@ -122,6 +122,19 @@ impl HyperEngine {
         let port = url
             .port_or_known_default()
             .unwrap_or(if secure { 443 } else { 80 });
+        if let Some(asked) = request
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        {
+            return Err(Error::websocket(
+                name,
+                format!(
+                    "the request asks for WebSocket extensions ({asked:?}), which this engine cannot \
+                     speak (tungstenite has no permessage-deflate); remove the \
+                     Sec-WebSocket-Extensions header to talk uncompressed"
+                ),
+            ));
+        }
 
         // As for HTTP requests: the engine's own limit covers TCP, the
         // request's (Timeouts::connect) the whole connection, TCP and TLS, so

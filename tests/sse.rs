@@ -186,7 +186,13 @@ impl Engine for Buffering {
 }
 
 #[tokio::test]
-async fn an_engine_that_cannot_stream_fails_early_naming_itself() {
+async fn an_engine_without_a_capability_fails_early_naming_itself_and_the_flag() {
+    let err = client(Buffering)
+        .websocket("ws://api.test/chat")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    support::assert_mentions(&err.to_string(), &["Buffering", "`websocket` capability"]);
     let err = client(Buffering)
         .sse("http://api.test/feed")
         .await

@@ -307,6 +307,7 @@ impl Engine for HyperEngine {
             .with_streaming()
             .with_http2()
             .with_timeouts()
+            .with_proxy()
     }
 }
 

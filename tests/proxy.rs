@@ -3,7 +3,8 @@
 //! HTTP goes through it in absolute form, HTTPS and WSS through CONNECT
 //! tunnels to TLS servers with a test certificate; its Basic credentials are
 //! accepted and refused; `NO_PROXY` sends requests around it; a cassette
-//! recorded through it replays with no proxy at all.
+//! recorded through it replays with no proxy at all. pproxy (also from
+//! PyPI) is the SOCKS5 proxy.
 
 mod common;
 mod support;
@@ -278,4 +279,53 @@ async fn a_cassette_recorded_through_the_proxy_replays_without_it_body(python: s
     for (url, body) in urls.iter().zip(&recorded) {
         assert_eq!(&support::text(replay.post(url).body("payload")).await, body);
     }
+}
+
+#[tokio::test]
+async fn http_https_and_wss_go_through_a_socks5_proxy() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    bounded(socks5_body(python)).await;
+}
+
+async fn socks5_body(python: support::Python) {
+    let (proxy, port) = support::start_socks_proxy(&python);
+    let plain = Server::new()
+        .serve(echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let (tls, cert) = tls_material();
+    let secure = Server::new()
+        .http1_only()
+        .tls(tls)
+        .serve(echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    // socks5: names resolved here; socks5h: by the proxy.
+    for scheme in ["socks5", "socks5h"] {
+        let client = proxied(&format!("{scheme}://127.0.0.1:{port}"), Some(&cert));
+        let response = client.get(plain.url("/plain")).send().await.unwrap();
+        assert_eq!(response.headers()["x-echo-target"], "/plain", "{scheme}");
+        let localhost = secure.url("/secure").replace("127.0.0.1", "localhost");
+        let response = client
+            .post(&localhost)
+            .body("tunnelled")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "tunnelled", "{scheme}");
+        let mut socket = client.websocket(secure.ws_url("/chat")).await.unwrap();
+        socket.send_text("over socks").await.unwrap();
+        assert_eq!(
+            socket.recv_text().await.unwrap().as_deref(),
+            Some("over socks")
+        );
+        socket.close(1000, "").await.unwrap();
+    }
+    // With the proxy gone, the failure is the proxy's.
+    drop(proxy);
+    let client = proxied(&format!("socks5://127.0.0.1:{port}"), Some(&cert));
+    let err = client.get(plain.url("/")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ProxyRefused, "{err}");
 }

@@ -298,8 +298,11 @@ impl Route {
     ) -> std::result::Result<TokioIo<TcpStream>, BoxError> {
         let proxy = self.intercept.uri().clone();
         let target = dst.authority().map(|a| a.to_string()).unwrap_or_default();
+        // The TCP connection to the proxy first, so that its failure is
+        // reported as the proxy's; the handshake then runs over it.
+        let connected = Established(Some(self.connect(connector).await?));
         if self.is_socks() {
-            let mut socks = SocksV5::new(proxy.clone(), connector)
+            let mut socks = SocksV5::new(proxy.clone(), connected)
                 .local_dns(proxy.scheme_str() == Some("socks5"));
             if let Some((user, password)) = self.intercept.raw_auth() {
                 socks = socks.with_auth(user.to_owned(), password.to_owned());
@@ -308,7 +311,7 @@ impl Route {
                 .await
                 .map_err(|err| self.failure(&target, &err));
         }
-        let mut tunnel = Tunnel::new(proxy, connector);
+        let mut tunnel = Tunnel::new(proxy, connected);
         if let Some(auth) = self.authorization() {
             tunnel = tunnel.with_auth(auth.clone());
         }
@@ -376,6 +379,28 @@ impl Route {
             format!("the proxy {proxy} failed: {what}")
         };
         Box::new(Error::connect(ConnectFailure::Proxy, "", message))
+    }
+}
+
+/// A connector that hands out one connection already made: how a tunnel or
+/// SOCKS handshake runs over the proxy connection [`Route::connect`] made.
+struct Established(Option<TokioIo<TcpStream>>);
+
+impl tower_service::Service<Uri> for Established {
+    type Response = TokioIo<TcpStream>;
+    type Error = io::Error;
+    type Future = std::future::Ready<io::Result<TokioIo<TcpStream>>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _proxy: Uri) -> Self::Future {
+        std::future::ready(
+            self.0
+                .take()
+                .ok_or_else(|| io::Error::other("the proxy connection was already used")),
+        )
     }
 }
 

@@ -17,6 +17,7 @@ pub const PYTHON_PACKAGES: &[&str] = &[
     "requests",
     "proxy.py",
     "websockets",
+    "pproxy",
 ];
 
 /// How long creating the environment and installing may take.
@@ -246,6 +247,17 @@ pub fn start_proxy(python: &Python, credentials: Option<&str>) -> (Running, u16)
     if let Some(credentials) = credentials {
         command.args(["--basic-auth", credentials]);
     }
+    (start_server(&mut command, port), port)
+}
+
+/// Starts pproxy as a SOCKS5 proxy (no authentication) on a free loopback
+/// port; returns the running proxy and its port.
+pub fn start_socks_proxy(python: &Python) -> (Running, u16) {
+    let port = free_port();
+    let mut command = python.command();
+    command
+        .args(["-m", "pproxy", "-l"])
+        .arg(format!("socks5://127.0.0.1:{port}"));
     (start_server(&mut command, port), port)
 }
 

@@ -12,7 +12,7 @@ mod support;
 use common::{echo_engine, tls_material};
 use wiretape::cassette::{Cassette, Environment, Mode};
 use wiretape::engine::{HyperEngine, Proxies};
-use wiretape::server::Server;
+use wiretape::server::{Server, ServerHandle};
 use wiretape::{Client, ErrorKind};
 
 /// A client whose every request (loopback included) goes through `proxy`,
@@ -31,6 +31,33 @@ fn client_with(proxies: Proxies, cert: Option<&[u8]>) -> Client {
         .engine(engine.build().unwrap())
         .build()
         .unwrap()
+}
+
+/// The origins behind the proxies: plain HTTP, and HTTPS/WSS (HTTP/1.1)
+/// with a test certificate the client trusts.
+struct Origins {
+    plain: ServerHandle,
+    secure: ServerHandle,
+    cert: Vec<u8>,
+}
+
+async fn origins() -> Origins {
+    let plain = Server::new()
+        .serve(echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let (tls, cert) = tls_material();
+    let secure = Server::new()
+        .http1_only()
+        .tls(tls)
+        .serve(echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    Origins {
+        plain,
+        secure,
+        cert,
+    }
 }
 
 /// Runs a test body, failing it (rather than hanging the run) if a proxy or
@@ -58,17 +85,11 @@ async fn http_https_and_wss_go_through_an_authenticating_proxy() {
 
 async fn http_https_and_wss_go_through_an_authenticating_proxy_body(python: support::Python) {
     let (_proxy, port) = support::start_proxy(&python, Some("ada:s3cret"));
-    let plain = Server::new()
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
-    let (tls, cert) = tls_material();
-    let secure = Server::new()
-        .http1_only()
-        .tls(tls)
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let Origins {
+        plain,
+        secure,
+        cert,
+    } = origins().await;
     let client = proxied(&format!("http://ada:s3cret@127.0.0.1:{port}"), Some(&cert));
 
     // Plain HTTP: forwarded by the proxy (which answers 407 without the
@@ -107,16 +128,11 @@ async fn wrong_or_missing_proxy_credentials_are_the_proxys_refusal() {
 
 async fn wrong_or_missing_proxy_credentials_are_the_proxys_refusal_body(python: support::Python) {
     let (_proxy, port) = support::start_proxy(&python, Some("ada:s3cret"));
-    let plain = Server::new()
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
-    let (tls, cert) = tls_material();
-    let secure = Server::new()
-        .tls(tls)
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let Origins {
+        plain,
+        secure,
+        cert,
+    } = origins().await;
 
     // Plain HTTP: the proxy's 407 is a response, as curl and reqwest show it.
     let wrong = proxied(&format!("http://ada:wrong@127.0.0.1:{port}"), Some(&cert));
@@ -232,16 +248,11 @@ async fn a_cassette_recorded_through_the_proxy_replays_without_it_body(python: s
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("behind_a_proxy.yaml");
     let (proxy, port) = support::start_proxy(&python, Some("ada:s3cret"));
-    let plain = Server::new()
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
-    let (tls, cert) = tls_material();
-    let secure = Server::new()
-        .tls(tls)
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let Origins {
+        plain,
+        secure,
+        cert,
+    } = origins().await;
     let urls = [plain.url("/users/7"), secure.url("/orders?page=2")];
 
     let engine = HyperEngine::builder()
@@ -291,17 +302,11 @@ async fn http_https_and_wss_go_through_a_socks5_proxy() {
 
 async fn socks5_body(python: support::Python) {
     let (proxy, port) = support::start_socks_proxy(&python);
-    let plain = Server::new()
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
-    let (tls, cert) = tls_material();
-    let secure = Server::new()
-        .http1_only()
-        .tls(tls)
-        .serve(echo_engine(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let Origins {
+        plain,
+        secure,
+        cert,
+    } = origins().await;
     // socks5: names resolved here; socks5h: by the proxy.
     for scheme in ["socks5", "socks5h"] {
         let client = proxied(&format!("{scheme}://127.0.0.1:{port}"), Some(&cert));

@@ -276,14 +276,11 @@ impl Engine for HyperEngine {
             let mut request: http::Request<crate::Body> = request.try_into()?;
             // Only here, below every plugin and recorder: the proxy's
             // credentials never reach a log or a cassette.
-            if request.uri().scheme_str() == Some("http") {
-                if let Some(route) = self.settings.proxies.intercept(request.uri()) {
-                    if let (true, Some(auth)) = (route.forwards_http(), route.authorization()) {
-                        request
-                            .headers_mut()
-                            .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
-                    }
-                }
+            let route = self.settings.proxies.forwarding(request.uri());
+            if let Some(auth) = route.as_ref().and_then(|route| route.authorization()) {
+                request
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
             }
             let exchange = self.client.request(request);
             let response = match connect_limit {
@@ -484,6 +481,7 @@ impl HyperEngineBuilder {
         };
         let connector = CappedConnector {
             inner: https,
+            proxies: proxies.clone(),
             cap: self.max_connections_per_host,
             per_host: Arc::new(Mutex::new(HashMap::new())),
         };
@@ -514,6 +512,9 @@ impl HyperEngineBuilder {
 #[derive(Clone)]
 struct CappedConnector<C> {
     inner: C,
+    /// To mark a connection to a forwarding HTTP proxy as proxied, so hyper
+    /// writes absolute-form request targets on it.
+    proxies: Proxies,
     cap: Option<usize>,
     per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
@@ -551,6 +552,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limit = CONNECT_LIMIT.try_with(|limit| *limit).ok();
+        let forwarded = self.proxies.forwarding(&uri).is_some();
         Box::pin(async move {
             let permit = match semaphore {
                 Some(semaphore) => Some(
@@ -575,15 +577,18 @@ where
             Ok(Permitted {
                 io,
                 _permit: permit,
+                forwarded,
             })
         })
     }
 }
 
-/// A connection's I/O together with its slot in the per-host cap.
+/// A connection's I/O together with its slot in the per-host cap, and
+/// whether it goes to a forwarding HTTP proxy.
 struct Permitted<T> {
     io: T,
     _permit: Option<OwnedSemaphorePermit>,
+    forwarded: bool,
 }
 
 impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
@@ -628,7 +633,7 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Permitted<T> {
 
 impl<T: Connection> Connection for Permitted<T> {
     fn connected(&self) -> Connected {
-        self.io.connected()
+        self.io.connected().proxy(self.forwarded)
     }
 }
 

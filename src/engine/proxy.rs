@@ -29,13 +29,12 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -280,7 +279,7 @@ impl Route {
 
     /// Whether a plain `http://` request goes to this proxy in absolute
     /// form, rather than through a tunnel.
-    pub(crate) fn forwards_http(&self) -> bool {
+    fn forwards_http(&self) -> bool {
         !self.is_socks()
     }
 
@@ -469,9 +468,9 @@ pub(crate) struct ProxyConnector {
 }
 
 impl tower_service::Service<Uri> for ProxyConnector {
-    type Response = ProxyStream;
+    type Response = TokioIo<TcpStream>;
     type Error = BoxError;
-    type Future = super::BoxFuture<'static, std::result::Result<ProxyStream, BoxError>>;
+    type Future = super::BoxFuture<'static, std::result::Result<TokioIo<TcpStream>, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
         self.http.poll_ready(cx).map_err(Into::into)
@@ -481,27 +480,28 @@ impl tower_service::Service<Uri> for ProxyConnector {
         let mut http = self.http.clone();
         let route = self.proxies.intercept(&dst);
         Box::pin(async move {
-            let Some(route) = route else {
-                let io = http.call(dst).await?;
-                return Ok(ProxyStream {
-                    io,
-                    forwarded: false,
-                });
-            };
-            if dst.scheme_str() == Some("http") && route.forwards_http() {
-                let io = route.connect(http).await?;
-                return Ok(ProxyStream {
-                    io,
-                    forwarded: true,
-                });
+            match route {
+                None => Ok(http.call(dst).await?),
+                Some(route) if forwards(&route, &dst) => route.connect(http).await,
+                Some(route) => route.tunnel(http, with_port(dst)).await,
             }
-            let dst = with_port(dst);
-            let io = route.tunnel(http, dst).await?;
-            Ok(ProxyStream {
-                io,
-                forwarded: false,
-            })
         })
+    }
+}
+
+/// Whether a request to `dst` goes to its proxy in absolute form (plain
+/// `http` through an HTTP proxy) rather than through a tunnel.
+fn forwards(route: &Route, dst: &Uri) -> bool {
+    dst.scheme_str() == Some("http") && route.forwards_http()
+}
+
+impl Proxies {
+    /// The route for a request to `dst` that goes to an HTTP proxy in
+    /// absolute form, `None` when it goes direct or through a tunnel: the
+    /// connection is then marked proxied, and the request carries
+    /// `Proxy-Authorization`.
+    pub(crate) fn forwarding(&self, dst: &Uri) -> Option<Route> {
+        self.intercept(dst).filter(|route| forwards(route, dst))
     }
 }
 
@@ -517,59 +517,6 @@ pub(crate) fn with_port(dst: Uri) -> Uri {
     let host = dst.host().unwrap_or_default();
     let scheme = dst.scheme_str().unwrap_or("http");
     format!("{scheme}://{host}:{port}/").parse().unwrap_or(dst)
-}
-
-/// A connection from [`ProxyConnector`]: direct, tunnelled, or to an HTTP
-/// proxy that forwards absolute-form requests (`forwarded`).
-pub(crate) struct ProxyStream {
-    io: TokioIo<TcpStream>,
-    forwarded: bool,
-}
-
-impl hyper::rt::Read for ProxyStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for ProxyStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
-impl Connection for ProxyStream {
-    fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.forwarded)
-    }
 }
 
 #[cfg(test)]
@@ -664,6 +611,15 @@ mod tests {
             Some("http://<REDACTED>@proxy:3128")
         );
         assert!(!format!("{proxies:?}").contains("s3cret"));
+        let engine = super::super::HyperEngine::builder()
+            .proxies(proxies)
+            .build()
+            .unwrap();
+        let shown = format!("{engine:?}");
+        assert!(
+            shown.contains("<REDACTED>@proxy:3128") && !shown.contains("s3cret"),
+            "{shown}"
+        );
         let err = Proxies::none()
             .all("ftp://ada:s3cret@proxy:21")
             .unwrap_err()

@@ -107,3 +107,40 @@ async fn asking_for_compression_is_refused_clearly() {
         &["permessage-deflate", "Sec-WebSocket-Extensions"],
     );
 }
+
+#[tokio::test]
+async fn a_session_with_the_deflate_offering_server_records_plain_payloads() {
+    let Some(python) = support::python() else {
+        return;
+    };
+    let (server, url) = start_ws_server(&python);
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("deflate.yaml");
+    let engine = HyperEngine::builder().no_proxy().build().unwrap();
+    let cassette = wiretape::cassette::Cassette::builder(&tape)
+        .mode(wiretape::cassette::Mode::Record)
+        .environment(wiretape::cassette::Environment::clean())
+        .build(engine)
+        .unwrap();
+    let client = Client::builder()
+        .engine(cassette.clone())
+        .websocket_config(WsConfig::default().subprotocols(&["chat.v2"]))
+        .build()
+        .unwrap();
+    let message = "compressible ".repeat(50);
+    bounded(async {
+        let mut socket = client.websocket(&url).await.unwrap();
+        assert_eq!(socket.protocol(), Some("chat.v2"));
+        socket.send_text(message.clone()).await.unwrap();
+        assert_eq!(
+            socket.recv_text().await.unwrap().as_deref(),
+            Some(message.as_str())
+        );
+        socket.close(1000, "done").await.unwrap();
+    })
+    .await;
+    assert_eq!(cassette.finish().unwrap().recorded, 1);
+    drop(server);
+    let yaml = std::fs::read_to_string(&tape).unwrap();
+    support::assert_mentions(&yaml, &[message.trim_end(), "chat.v2"]);
+}

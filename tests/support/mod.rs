@@ -1,5 +1,5 @@
 //! Test support: one Python environment, shared by every test that needs a
-//! real third-party tool (httpbin, vcrpy), installed once under the target
+//! real third-party tool (httpbin, vcrpy, websockets), installed once under the target
 //! directory and reused; and small request helpers.
 #![allow(dead_code)] // each test binary uses part of it
 

@@ -122,7 +122,9 @@ impl Proxies {
     /// The proxies these variables name, read as [`from_env`](Proxies::from_env)
     /// reads the process environment: a test passes its own variables and
     /// never races other tests on the process's. A value that is not a
-    /// usable proxy URL is skipped with a warning (as curl does).
+    /// usable proxy URL is skipped with a warning (as curl does). Under CGI
+    /// (`REQUEST_METHOD` is set) the upper-case `HTTP_PROXY` is ignored: a
+    /// client's `Proxy:` request header arrives under that name.
     pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Proxies
     where
         K: AsRef<str>,
@@ -151,7 +153,17 @@ impl Proxies {
         };
         let mut proxies = Proxies::none();
         proxies.all = checked("ALL_PROXY");
-        proxies.http = checked("HTTP_PROXY");
+        // Under CGI a request's `Proxy:` header arrives as HTTP_PROXY
+        // ("httpoxy"): only the lower-case name is trusted there, as curl
+        // trusts only the lower-case name everywhere.
+        let cgi = vars.iter().any(|(k, _)| k == "REQUEST_METHOD");
+        proxies.http = if cgi {
+            vars.iter()
+                .find(|(k, v)| k == "http_proxy" && !v.trim().is_empty())
+                .and_then(|(_, v)| check_proxy_url(v).ok().map(|()| v.trim().to_owned()))
+        } else {
+            checked("HTTP_PROXY")
+        };
         proxies.https = checked("HTTPS_PROXY");
         proxies.no = get("NO_PROXY").unwrap_or_default();
         proxies.rebuild()
@@ -565,6 +577,21 @@ mod tests {
         assert_eq!(
             via(&proxies, "https://a.example/").as_deref(),
             Some("socks5h://every:3")
+        );
+    }
+
+    #[test]
+    fn under_cgi_the_upper_case_http_proxy_is_a_request_header_and_ignored() {
+        let cgi = Proxies::from_vars([
+            ("REQUEST_METHOD", "GET"),
+            ("HTTP_PROXY", "http://attacker:1"),
+        ]);
+        assert!(via(&cgi, "http://a.example/").is_none());
+        let lower =
+            Proxies::from_vars([("REQUEST_METHOD", "GET"), ("http_proxy", "http://mine:1")]);
+        assert_eq!(
+            via(&lower, "http://a.example/").as_deref(),
+            Some("http://mine:1")
         );
     }
 

@@ -276,6 +276,22 @@ fn entropy(value: &str) -> f64 {
         .sum()
 }
 
+/// Whether a credential header's value is long enough to be one: a cookie
+/// like `a=1` is not. A `Cookie` counts by its pairs' values, a
+/// `Set-Cookie` by its cookie's value (not its attributes).
+fn substantial(name: &str, value: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let pairs: Vec<&str> = match name.as_str() {
+        "cookie" => value.split(';').collect(),
+        "set-cookie" => value.split(';').take(1).collect(),
+        _ => return value.trim().len() >= 8,
+    };
+    pairs
+        .iter()
+        .map(|pair| pair.split_once('=').map(|(_, v)| v).unwrap_or(pair))
+        .any(|v| v.trim().len() >= 8)
+}
+
 /// A high-entropy value: long enough, mixed enough.
 fn looks_random(value: &str) -> bool {
     value.len() >= 16 && !value.contains(' ') && entropy(value) >= 3.5
@@ -419,19 +435,21 @@ fn walk(
     }
     match value {
         Value::Object(map) => {
+            // What sits under `headers:` names headers.
+            let inside = in_headers || key.is_some_and(|k| k.eq_ignore_ascii_case("headers"));
             // HAR's {"name": …, "value": …} pairs are named values.
             if let (Some(Value::String(name)), Some(inner)) = (map.get("name"), map.get("value")) {
-                walk(inner, Some(name), in_headers, depth + 1, out);
+                walk(inner, Some(name), inside, depth + 1, out);
                 return;
             }
             for (name, inner) in map {
-                let headers = name.eq_ignore_ascii_case("headers");
-                walk(inner, Some(name), headers, depth + 1, out);
+                walk(inner, Some(name), inside, depth + 1, out);
             }
         }
         Value::Array(items) => {
+            let inside = in_headers || key.is_some_and(|k| k.eq_ignore_ascii_case("headers"));
             for item in items {
-                walk(item, key, in_headers, depth + 1, out);
+                walk(item, key, inside, depth + 1, out);
             }
         }
         Value::String(text) => classify(text, key, in_headers, depth, out),
@@ -447,7 +465,7 @@ fn classify(
     out: &mut Vec<(&'static str, String, String)>,
 ) {
     if let Some(name) = key {
-        if in_headers && is_credential_header(name) {
+        if in_headers && is_credential_header(name) && substantial(name, text) {
             out.push((
                 "credential-header",
                 text.to_owned(),
@@ -669,5 +687,48 @@ fn print(findings: &[Finding], format: OutputFormat, fixed: bool) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_cookie_is_not_a_credential_but_a_long_one_is() {
+        assert!(!substantial(
+            "Set-Cookie",
+            "a=1; Path=/; Domain=example.test"
+        ));
+        assert!(substantial("cookie", "a=1; sid=9f8e7d6c5b4a"));
+        assert!(substantial("x-api-key", "plain-api-key"));
+    }
+
+    #[test]
+    fn placeholders_and_low_entropy_values_are_not_secrets() {
+        for value in ["<REDACTED>", "Bearer <TOKEN>", "***", "FILTERED", ""] {
+            assert!(is_placeholder(value), "{value}");
+        }
+        assert!(!is_placeholder("Bearer abc123def456"));
+        assert!(!looks_random("aaaaaaaaaaaaaaaaaaaa"));
+        assert!(looks_random("Zx8kQ2pL9vR4tY7wB1nM5cJ6"));
+    }
+
+    #[test]
+    fn a_finding_sits_where_the_value_is_and_fix_replaces_only_it() {
+        let text = "a: 1\nheaders:\n  x-api-key: [plain-api-key-value]\n";
+        let findings = scan(Path::new("t.yaml"), text, &[]);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!((findings[0].line, findings[0].column), (3, 15));
+        assert_eq!(
+            fixed(text, &findings),
+            "a: 1\nheaders:\n  x-api-key: [<REDACTED>]\n"
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_file_is_walked_only_so_far() {
+        let text = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+        assert!(scan(Path::new("deep.json"), &text, &[]).is_empty());
     }
 }

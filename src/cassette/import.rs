@@ -589,18 +589,7 @@ pub fn to_ruby_vcr(tape: &Tape) -> Result<String> {
         .iter()
         .filter_map(|interaction| {
             let response = interaction.response.as_ref()?;
-            let body = |body: &Option<BodyForm>| {
-                let bytes = body
-                    .as_ref()
-                    .and_then(|b| b.to_bytes().ok())
-                    .unwrap_or_default();
-                match std::str::from_utf8(&bytes) {
-                    Ok(text) => json!({"encoding": "UTF-8", "string": text}),
-                    Err(_) => {
-                        json!({"encoding": "ASCII-8BIT", "base64_string": BASE64.encode(&bytes)})
-                    }
-                }
-            };
+            let body = |body: &Option<BodyForm>| vcr_body_of(body, true);
             let request = &interaction.request;
             Some(json!({
                 "request": {
@@ -628,16 +617,7 @@ pub fn to_ruby_vcr(tape: &Tape) -> Result<String> {
 /// exchanges and WebSocket frames are left out; a binary body is written as
 /// `base64_string` (which [`from_vcrpy`] reads, and vcrpy does not).
 pub fn to_vcrpy(tape: &Tape) -> Result<String> {
-    let body = |body: &Option<BodyForm>| {
-        let bytes = body
-            .as_ref()
-            .and_then(|b| b.to_bytes().ok())
-            .unwrap_or_default();
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => json!({"string": text}),
-            Err(_) => json!({"base64_string": BASE64.encode(&bytes)}),
-        }
-    };
+    let body = |body: &Option<BodyForm>| vcr_body_of(body, false);
     let interactions: Vec<serde_json::Value> = tape
         .interactions
         .iter()
@@ -668,6 +648,26 @@ pub fn to_vcrpy(tape: &Tape) -> Result<String> {
         })
         .collect();
     crate::yaml::to_string(&json!({ "interactions": interactions, "version": 1 }))
+}
+
+/// A body as VCR tools write it: `string`, or `base64_string` for bytes
+/// that are not UTF-8; Ruby VCR also names the `encoding`.
+fn vcr_body_of(body: &Option<BodyForm>, ruby: bool) -> serde_json::Value {
+    let bytes = body
+        .as_ref()
+        .and_then(|b| b.to_bytes().ok())
+        .unwrap_or_default();
+    let (mut written, encoding) = match std::str::from_utf8(&bytes) {
+        Ok(text) => (json!({"string": text}), "UTF-8"),
+        Err(_) => (
+            json!({"base64_string": BASE64.encode(&bytes)}),
+            "ASCII-8BIT",
+        ),
+    };
+    if ruby {
+        written["encoding"] = json!(encoding);
+    }
+    written
 }
 
 fn vcr_headers(headers: &Headers) -> serde_json::Value {

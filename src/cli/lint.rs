@@ -433,10 +433,10 @@ fn walk(
     if depth > MAX_DEPTH {
         return;
     }
+    // What sits under `headers:` names headers.
+    let inside = in_headers || key.is_some_and(|k| k.eq_ignore_ascii_case("headers"));
     match value {
         Value::Object(map) => {
-            // What sits under `headers:` names headers.
-            let inside = in_headers || key.is_some_and(|k| k.eq_ignore_ascii_case("headers"));
             // HAR's {"name": …, "value": …} pairs are named values.
             if let (Some(Value::String(name)), Some(inner)) = (map.get("name"), map.get("value")) {
                 walk(inner, Some(name), inside, depth + 1, out);
@@ -447,7 +447,6 @@ fn walk(
             }
         }
         Value::Array(items) => {
-            let inside = in_headers || key.is_some_and(|k| k.eq_ignore_ascii_case("headers"));
             for item in items {
                 walk(item, key, inside, depth + 1, out);
             }

@@ -441,6 +441,20 @@ async fn completions_help_and_usage_errors_follow_the_conventions() {
     let (code, _, err) = run(&["serve", "--upstream", "http://x.test"]).await;
     assert_eq!(code, 2, "--upstream needs --cassette: {err}");
 
+    let (code, _, err) = run(&[
+        "serve",
+        "--cassette",
+        "fixtures/cassettes/ruby_vcr.yml",
+        "--upstream",
+        "http://127.0.0.1:9",
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is a Ruby VCR cassette; convert it first"),
+        "{err}"
+    );
+
     let (code, _, err) = run(&["serve", "--cassette", "cassettes/missing.yaml"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("wiretape record --upstream URL"), "{err}");

@@ -5,6 +5,7 @@
 //! (record what is missing) and the admin API from Python.
 
 mod cli_support;
+mod common;
 mod support;
 
 use cli_support::{Stopped, Wiretape, curl_available, run, start};
@@ -379,4 +380,68 @@ fn base64_decode(value: &serde_json::Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(value.as_str().unwrap())
         .unwrap()
+}
+
+#[tokio::test]
+async fn the_upstream_certificate_is_verified_unless_a_ca_or_the_danger_flag_is_given() {
+    use base64::Engine as _;
+    let (config, cert_der) = common::tls_material();
+    let upstream = wiretape::server::Server::new()
+        .tls(config)
+        .serve(wiretape::mock::echo(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let upstream_url = upstream.url("/");
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&cert_der);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    std::fs::write(
+        &pem,
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        ),
+    )
+    .unwrap();
+    let client = wiretape::Client::new();
+    let cases: [(&[&str], u16); 3] = [
+        (&[], 502),
+        (&["--ca-cert", pem.to_str().unwrap()], 200),
+        (&["--danger-accept-invalid-certs"], 200),
+    ];
+    for (i, (flags, status)) in cases.into_iter().enumerate() {
+        let cassette = dir.path().join(format!("tls{i}.yaml"));
+        let mut args = vec![
+            "record",
+            "--upstream",
+            &upstream_url,
+            "--cassette",
+            cassette.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        let proxy = start(&args).await;
+        let response = client
+            .post(format!("{}/hello", proxy.url))
+            .body("hi")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{flags:?}");
+        let stopped = proxy.stop().await;
+        assert_stopped_cleanly(&stopped, "record");
+        assert_eq!(
+            stopped.stderr.contains("NOT verified"),
+            flags.contains(&"--danger-accept-invalid-certs"),
+            "{flags:?}: {}",
+            stopped.stderr
+        );
+        // A failed handshake is recorded too, as the error it was.
+        let tape = wiretape::cassette::Tape::load(&cassette).unwrap();
+        assert_eq!(tape.interactions[0].error.is_some(), status == 502);
+    }
 }

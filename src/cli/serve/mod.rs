@@ -92,14 +92,17 @@ impl Served {
                         )));
                     }
                 }
+                let engine = args.tls.engine()?;
                 let cassette =
-                    super::record::recording_cassette(path, Mode::NewEpisodes, &args.tls)?;
+                    super::record::recording_cassette(path, Mode::NewEpisodes, engine.clone())?;
                 what.push(format!(
                     "cassette {} (recording what it lacks from {upstream})",
                     path.display()
                 ));
                 recorder = Some(cassette.clone());
-                router.with_fallback(ReverseProxy::new(cassette, upstream.clone()))
+                router.with_fallback(
+                    ReverseProxy::new(cassette, upstream.clone()).websockets_through(engine),
+                )
             }
             (Some(path), None) => {
                 what.push(format!("cassette {}", path.display()));

@@ -447,32 +447,58 @@ async fn the_upstream_certificate_is_verified_unless_a_ca_or_the_danger_flag_is_
 }
 
 #[tokio::test]
-async fn a_websocket_passes_through_the_recording_proxy() {
+async fn a_websocket_session_is_recorded_through_the_proxy_and_served_back() {
     let upstream = wiretape::server::serve(wiretape::mock::echo(), "127.0.0.1:0")
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cassette = dir.path().join("ws.yaml");
+    let cassette_arg = cassette.to_str().unwrap();
     let upstream_url = upstream.url("/");
+    let client = wiretape::Client::new();
+    let conversation = |url: String| {
+        let client = client.clone();
+        async move {
+            let ws_url = url.replacen("http://", "ws://", 1) + "/chat";
+            let mut socket = client.websocket(&ws_url).await.unwrap();
+            let mut heard = Vec::new();
+            for word in ["hello", "again"] {
+                socket.send_text(word).await.unwrap();
+                heard.push(socket.recv_text().await.unwrap().unwrap_or_default());
+            }
+            socket.close(1000, "done").await.unwrap();
+            heard
+        }
+    };
+
     let proxy = start(&[
         "record",
         "--upstream",
         &upstream_url,
         "--cassette",
-        cassette.to_str().unwrap(),
+        cassette_arg,
     ])
     .await;
-    let ws_url = proxy.url.replacen("http://", "ws://", 1) + "/chat";
-    let mut socket = wiretape::Client::new().websocket(&ws_url).await.unwrap();
-    socket.send_text("hello").await.unwrap();
-    assert_eq!(socket.recv_text().await.unwrap().as_deref(), Some("hello"));
-    drop(socket);
+    assert_eq!(conversation(proxy.url.clone()).await, ["hello", "again"]);
     let stopped = proxy.stop().await;
     assert_stopped_cleanly(&stopped, "record");
-    // Until cassettes record WebSockets, the proxy says it did not.
-    assert!(
-        stopped.stderr.contains("passes through unrecorded"),
-        "{}",
-        stopped.stderr
-    );
+    drop(upstream);
+
+    let tape = wiretape::cassette::Tape::load(&cassette).unwrap();
+    assert_eq!(tape.interactions.len(), 1);
+    let events = tape.interactions[0]
+        .websocket
+        .as_ref()
+        .expect("frames on tape");
+    let sent: Vec<&str> = events
+        .iter()
+        .filter(|e| e.send.is_some())
+        .filter_map(|e| e.text.as_deref())
+        .collect();
+    assert_eq!(sent, ["hello", "again"]);
+
+    // The echo is gone; the tape plays its side.
+    let server = start(&["serve", "--cassette", cassette_arg]).await;
+    assert_eq!(conversation(server.url.clone()).await, ["hello", "again"]);
+    assert_stopped_cleanly(&server.stop().await, "serve");
 }

@@ -8,7 +8,6 @@
 //! the recording, so the tape holds the upstream's words, not ours.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use http::{HeaderValue, header};
@@ -95,37 +94,16 @@ pub fn parse_upstream(text: &str) -> std::result::Result<Url, String> {
 /// # Ok::<(), wiretape::Error>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ReverseProxy<E> {
     inner: E,
     upstream: Url,
-    websockets: Option<Arc<dyn Engine>>,
-}
-
-impl<E> std::fmt::Debug for ReverseProxy<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReverseProxy")
-            .field("upstream", &self.upstream.as_str())
-            .finish_non_exhaustive()
-    }
 }
 
 impl<E: Engine> ReverseProxy<E> {
     /// Proxies to `upstream` through `inner`.
     pub fn new(inner: E, upstream: Url) -> ReverseProxy<E> {
-        ReverseProxy {
-            inner,
-            upstream,
-            websockets: None,
-        }
-    }
-
-    /// Sends WebSocket handshakes to `engine` when `inner` cannot carry
-    /// them (a cassette that does not record WebSockets): they pass
-    /// through unrecorded, with a warning, instead of failing.
-    pub fn websockets_through(mut self, engine: impl Engine) -> ReverseProxy<E> {
-        self.websockets = Some(Arc::new(engine));
-        self
+        ReverseProxy { inner, upstream }
     }
 
     /// The upstream URL for a request the proxy received at `local`.
@@ -176,22 +154,11 @@ impl<E: Engine> Engine for ReverseProxy<E> {
 
     fn websocket(&self, mut request: Request) -> BoxFuture<'_, Result<WsConnection>> {
         self.rewrite_request(&mut request, true);
-        match &self.websockets {
-            Some(direct) if !self.inner.capabilities().websocket => {
-                super::warn(&format!(
-                    "{}: this cassette does not record WebSockets; the connection passes through unrecorded",
-                    request.url()
-                ));
-                direct.websocket(request)
-            }
-            _ => self.inner.websocket(request),
-        }
+        self.inner.websocket(request)
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut capabilities = self.inner.capabilities();
-        capabilities.websocket |= self.websockets.is_some();
-        capabilities
+        self.inner.capabilities()
     }
 }
 

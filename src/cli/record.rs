@@ -77,8 +77,7 @@ pub async fn run(args: RecordArgs) -> ExitCode {
 }
 
 async fn record(args: RecordArgs) -> Result<CassetteReport> {
-    let engine = args.tls.engine()?;
-    let cassette = recording_cassette(&args.cassette, args.mode.into(), engine.clone())?;
+    let cassette = recording_cassette(&args.cassette, args.mode.into(), args.tls.engine()?)?;
     if !cassette.is_recording() {
         super::warn(&format!(
             "{} exists: mode once replays it and records nothing new \
@@ -86,8 +85,7 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
             args.cassette.display()
         ));
     }
-    let proxy =
-        ReverseProxy::new(cassette.clone(), args.upstream.clone()).websockets_through(engine);
+    let proxy = ReverseProxy::new(cassette.clone(), args.upstream.clone());
     let what = format!(
         "recording {} into {}",
         args.upstream,

@@ -92,17 +92,14 @@ impl Served {
                         )));
                     }
                 }
-                let engine = args.tls.engine()?;
                 let cassette =
-                    super::record::recording_cassette(path, Mode::NewEpisodes, engine.clone())?;
+                    super::record::recording_cassette(path, Mode::NewEpisodes, args.tls.engine()?)?;
                 what.push(format!(
                     "cassette {} (recording what it lacks from {upstream})",
                     path.display()
                 ));
                 recorder = Some(cassette.clone());
-                router.with_fallback(
-                    ReverseProxy::new(cassette, upstream.clone()).websockets_through(engine),
-                )
+                router.with_fallback(ReverseProxy::new(cassette, upstream.clone()))
             }
             (Some(path), None) => {
                 what.push(format!("cassette {}", path.display()));

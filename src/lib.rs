@@ -36,6 +36,8 @@ struct ReadmeDoctests;
 
 mod body;
 pub mod cassette;
+#[doc(hidden)]
+pub mod cli;
 pub mod client;
 pub mod engine;
 mod error;

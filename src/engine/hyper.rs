@@ -328,6 +328,7 @@ pub struct HyperEngineBuilder {
     native_roots: bool,
     extra_roots: Vec<CertificateDer<'static>>,
     proxies: Option<Proxies>,
+    accept_invalid_certs: bool,
 }
 
 impl Default for HyperEngineBuilder {
@@ -342,6 +343,7 @@ impl Default for HyperEngineBuilder {
             native_roots: cfg!(feature = "native-roots"),
             extra_roots: Vec::new(),
             proxies: None,
+            accept_invalid_certs: false,
         }
     }
 }
@@ -433,6 +435,15 @@ impl HyperEngineBuilder {
         Ok(self)
     }
 
+    /// Accepts any server certificate, expired, self-signed or for another
+    /// name (signatures are still checked). Off by default; only for a
+    /// throwaway test server (the command line's
+    /// `--danger-accept-invalid-certs`).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
     /// The engine, or an error naming a rejected root certificate.
     pub fn build(self) -> Result<HyperEngine> {
         // One process-wide provider, ring, so that no other crate's default can
@@ -456,11 +467,15 @@ impl HyperEngineBuilder {
             })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = ClientConfig::builder_with_provider(provider)
+        let mut tls = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|err| Error::invalid(format!("TLS configuration: {err}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        if self.accept_invalid_certs {
+            tls.dangerous()
+                .set_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)));
+        }
 
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -503,6 +518,57 @@ impl HyperEngineBuilder {
                 http,
             }),
         })
+    }
+}
+
+/// The verifier of [`HyperEngineBuilder::danger_accept_invalid_certs`]:
+/// any certificate passes; handshake signatures are still checked, so the
+/// connection is at least with whoever holds the shown certificate's key.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

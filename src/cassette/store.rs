@@ -169,13 +169,36 @@ pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
 /// behind (a process killed mid-save) are removed first; the file keeps the
 /// permissions it had (a new one gets the umask's).
 pub(crate) fn update(path: &Path, merge: impl FnOnce(Option<Tape>) -> Result<Tape>) -> Result<()> {
-    let dir = parent(path);
-    std::fs::create_dir_all(&dir)
-        .map_err(|err| file_error(path, format!("cannot create {}: {err}", dir.display())))?;
+    let dir = locked_dir(path)?;
     let _lock = CassetteLock::acquire(path, LOCK_WAIT)?;
     sweep_temp_files(path, &dir);
     let tape = merge(load(path)?)?;
     let text = crate::yaml::to_string(&tape).map_err(|err| file_error(path, err.message()))?;
+    replace(path, &dir, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` atomically, under the same lock and with the
+/// same care as [`save`]: for the command line's other formats (`convert`
+/// to HAR, `lint --fix`).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = locked_dir(path)?;
+    let _lock = CassetteLock::acquire(path, LOCK_WAIT)?;
+    sweep_temp_files(path, &dir);
+    replace(path, &dir, bytes)
+}
+
+/// The folder of `path`, created if missing.
+fn locked_dir(path: &Path) -> Result<PathBuf> {
+    let dir = parent(path);
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| file_error(path, format!("cannot create {}: {err}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Replaces `path` (in `dir`) by `bytes`: a temporary file beside it,
+/// synced, with the old file's permissions, then renamed. The caller holds
+/// the lock.
+fn replace(path: &Path, dir: &Path, bytes: &[u8]) -> Result<()> {
     let mut builder = tempfile::Builder::new();
     let prefix = format!("{TEMP_PREFIX}{}.", file_name(path));
     builder
@@ -189,7 +212,7 @@ pub(crate) fn update(path: &Path, merge: impl FnOnce(Option<Tape>) -> Result<Tap
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut temp = builder
-        .tempfile_in(&dir)
+        .tempfile_in(dir)
         .map_err(|err| file_error(path, format!("cannot create a temporary file: {err}")))?;
     if let Ok(existing) = std::fs::metadata(path) {
         // Re-recording keeps the mode the user gave the file.
@@ -197,7 +220,7 @@ pub(crate) fn update(path: &Path, merge: impl FnOnce(Option<Tape>) -> Result<Tap
             file_error(path, format!("cannot copy the file's permissions: {err}"))
         })?;
     }
-    temp.write_all(text.as_bytes())
+    temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|err| file_error(path, format!("cannot write: {err}")))?;
     // Dropping `temp` on any error above removes it.

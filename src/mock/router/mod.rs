@@ -53,6 +53,7 @@ use self::route::Entry;
 pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
 use super::MockEngine;
 use super::engine::lock;
+use super::history::Ring;
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
@@ -78,8 +79,12 @@ use crate::{Error, Request, Response, Result};
 ///   itself and panics with the report, unless the thread is already
 ///   panicking (turn this off with
 ///   [`without_drop_verification`](Router::without_drop_verification)).
-/// - **Journal**: every request, and what answered it
-///   ([`journal`](Router::journal)).
+/// - **Journal**: the most recent requests (10,000 unless
+///   [`with_journal_limit`](Router::with_journal_limit) says otherwise,
+///   bodies cut at 64 KiB), and what answered each
+///   ([`journal`](Router::journal)); older entries are dropped and counted
+///   ([`journal_dropped`](Router::journal_dropped)). Call counts are kept on
+///   the routes, so verification is exact whatever the journal dropped.
 #[derive(Clone)]
 pub struct Router {
     shared: Arc<Shared>,
@@ -88,7 +93,7 @@ pub struct Router {
 struct Shared {
     table: RwLock<Arc<Table>>,
     next_id: AtomicU64,
-    journal: Mutex<Vec<JournalEntry>>,
+    journal: Mutex<Ring<JournalEntry>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
     not_found: AtomicBool,
@@ -124,7 +129,7 @@ impl Router {
             shared: Arc::new(Shared {
                 table: RwLock::new(Arc::new(Table::default())),
                 next_id: AtomicU64::new(1),
-                journal: Mutex::new(Vec::new()),
+                journal: Mutex::new(Ring::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
                 not_found: AtomicBool::new(false),
@@ -148,6 +153,40 @@ impl Router {
     /// no_route`) instead of an [`Error::NoRoute`].
     pub fn with_not_found(self) -> Router {
         self.shared.not_found.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Keeps the `entries` most recent requests in the journal (default
+    /// 10,000; `0` keeps none). Older ones are dropped and counted by
+    /// [`journal_dropped`](Router::journal_dropped); call counts and
+    /// [`verify`](Router::verify) are not affected.
+    ///
+    /// ```
+    /// use wiretape::mock::{Router, Route, matchers::*};
+    /// use wiretape::engine::Engine;
+    /// use wiretape::{Method, Request};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::new().with_journal_limit(2);
+    /// router.mock(Route::given(path("/ping")).times(5));
+    /// for _ in 0..5 {
+    ///     router.execute(Request::new(Method::GET, "http://api.test/ping".parse().unwrap())).await.unwrap();
+    /// }
+    /// assert_eq!(router.journal().len(), 2);
+    /// assert_eq!(router.journal_dropped(), 3);
+    /// router.verify().assert(); // exactly 5 calls, counted apart from the journal
+    /// # });
+    /// ```
+    pub fn with_journal_limit(self, entries: usize) -> Router {
+        lock(&self.shared.journal).set_limit(entries);
+        self
+    }
+
+    /// Keeps at most the first `bytes` bytes of each request body in the
+    /// journal (default 64 KiB). Routes and responders always see the
+    /// whole body; [`JournalEntry::body_len`] gives the full length.
+    pub fn with_journal_body_limit(self, bytes: usize) -> Router {
+        lock(&self.shared.journal).set_body_limit(bytes);
         self
     }
 
@@ -255,12 +294,20 @@ impl Router {
             .map(|r| r.hits())
     }
 
-    /// Every request received so far, in order, with what answered it.
+    /// The requests received so far (the most recent ones, up to the
+    /// journal's limit), in order, with what answered each.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        lock(&self.shared.journal).clone()
+        lock(&self.shared.journal).iter().cloned().collect()
     }
 
-    /// Empties the journal (routes, call counts and scenarios stay).
+    /// How many requests the journal dropped to stay within its limit
+    /// (since it was last cleared).
+    pub fn journal_dropped(&self) -> u64 {
+        lock(&self.shared.journal).dropped()
+    }
+
+    /// Empties the journal and its dropped count (routes, call counts and
+    /// scenarios stay).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
     }
@@ -439,10 +486,9 @@ impl Router {
     }
 
     fn record(&self, request: Request, answer: journal::Answer) {
-        lock(&self.shared.journal).push(JournalEntry {
-            request: Arc::new(request),
-            answer,
-        });
+        let mut journal = lock(&self.shared.journal);
+        let entry = JournalEntry::new(request, answer, journal.body_limit());
+        journal.push(entry);
     }
 
     async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {

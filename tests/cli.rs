@@ -147,3 +147,35 @@ async fn bad_invocations_are_clear_errors() {
     let stderr = fail(&["serve", "--cassette", "cassettes/missing.yaml"]).await;
     assert!(stderr.contains("cassettes/missing.yaml"), "{stderr}");
 }
+
+#[tokio::test]
+async fn serve_and_echo_take_the_socket_limits_from_the_command_line() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for args in [
+        &["echo", "--header-timeout", "1"][..],
+        &[
+            "serve",
+            "--routes",
+            "fixtures/routes/users-api.yaml",
+            "--journal-size",
+            "10",
+            "--header-timeout",
+            "1",
+            "--max-connections",
+            "8",
+        ][..],
+    ] {
+        let (mut child, url) = start(args).await;
+        let addr = url.trim_start_matches("http://");
+        let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stalled.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(30), stalled.read_to_end(&mut rest)).await;
+        assert!(
+            closed.is_ok(),
+            "{args:?}: the stalled connection was closed"
+        );
+        child.kill().await.unwrap();
+    }
+}

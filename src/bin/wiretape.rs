@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use wiretape::cassette::{Cassette, Environment, Match, Mode};
@@ -29,6 +30,8 @@ enum Command {
         /// The address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        #[command(flatten)]
+        limits: Limits,
     },
     /// Serve route files and/or replay a cassette. Routes answer first; what
     /// they do not match is replayed from the cassette; anything else is a
@@ -48,21 +51,57 @@ enum Command {
         /// instead of once each in recorded order.
         #[arg(long)]
         repeat: bool,
+        /// How many recent requests the routes' journal keeps (older ones
+        /// are dropped and counted; call counts are kept apart).
+        #[arg(long, value_name = "N", default_value_t = wiretape::mock::DEFAULT_HISTORY_ENTRIES)]
+        journal_size: usize,
+        #[command(flatten)]
+        limits: Limits,
     },
+}
+
+/// What guards the socket of a long-running server (see `server::Server`).
+#[derive(clap::Args)]
+struct Limits {
+    /// Close a connection that sends no complete request head for this
+    /// many seconds (also the keep-alive idle timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout: u64,
+    /// Answer 408 when a request body pauses for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    body_idle_timeout: u64,
+    /// Serve at most this many connections at once; more are refused (503).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+}
+
+impl Limits {
+    fn server(&self) -> server::Server {
+        server::Server::new()
+            .header_read_timeout(Duration::from_secs(self.header_timeout))
+            .body_idle_timeout(Duration::from_secs(self.body_idle_timeout))
+            .max_connections(self.max_connections)
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Echo { listen } => run(wiretape::mock::echo(), &listen, "echo API").await,
+        Command::Echo { listen, limits } => {
+            // A long-running echo keeps no history: nothing reads it.
+            let engine = wiretape::mock::echo().with_history_limit(0);
+            run(engine, &listen, "echo API", &limits).await
+        }
         Command::Serve {
             listen,
             routes,
             cassette,
             repeat,
-        } => match build_serve_engine(&routes, cassette, repeat) {
-            Ok((engine, what)) => run(engine, &listen, &what).await,
+            journal_size,
+            limits,
+        } => match build_serve_engine(&routes, cassette, repeat, journal_size) {
+            Ok((engine, what)) => run(engine, &listen, &what, &limits).await,
             Err(err) => Err(err),
         },
     };
@@ -80,6 +119,7 @@ fn build_serve_engine(
     routes: &[PathBuf],
     cassette: Option<PathBuf>,
     repeat: bool,
+    journal_size: usize,
 ) -> Result<(Box<dyn Engine>, String)> {
     let tape = match &cassette {
         Some(path) => Some(
@@ -104,7 +144,10 @@ fn build_serve_engine(
             )),
         };
     }
-    let router = Router::new().without_drop_verification().with_not_found();
+    let router = Router::new()
+        .without_drop_verification()
+        .with_not_found()
+        .with_journal_limit(journal_size);
     for file in routes {
         let ids = router.load_yaml_file(file)?;
         what.push(format!("{} route(s) from {}", ids.len(), file.display()));
@@ -124,8 +167,10 @@ fn path_text(path: Option<&PathBuf>) -> String {
 }
 
 /// Serves `engine` until Ctrl-C.
-async fn run(engine: impl Engine, listen: &str, what: &str) -> Result<()> {
-    let server = server::serve(engine, listen)
+async fn run(engine: impl Engine, listen: &str, what: &str, limits: &Limits) -> Result<()> {
+    let server = limits
+        .server()
+        .serve(engine, listen)
         .await
         .map_err(|err| Error::invalid(format!("cannot listen on {listen}: {err}")))?;
     // The first line says where to connect; tools read it to find the port.

@@ -43,6 +43,10 @@ enum Command {
         /// A YAML route file (see fixtures/routes/); may be given several times.
         #[arg(long = "routes", value_name = "FILE")]
         routes: Vec<PathBuf>,
+        /// Let route files serve `file:` bodies from DIR too (by default
+        /// only from their own directory); may be given several times.
+        #[arg(long = "allow-body-files", value_name = "DIR")]
+        allow_body_files: Vec<PathBuf>,
         /// A cassette to replay, never recording. Requests match on method,
         /// path and query, whatever host and port they were recorded against.
         #[arg(long, value_name = "FILE")]
@@ -96,11 +100,12 @@ async fn main() -> ExitCode {
         Command::Serve {
             listen,
             routes,
+            allow_body_files,
             cassette,
             repeat,
             journal_size,
             limits,
-        } => match build_serve_engine(&routes, cassette, repeat, journal_size) {
+        } => match build_serve_engine(&routes, &allow_body_files, cassette, repeat, journal_size) {
             Ok((engine, what)) => run(engine, &listen, &what, &limits).await,
             Err(err) => Err(err),
         },
@@ -117,6 +122,7 @@ async fn main() -> ExitCode {
 /// The engine `serve` answers with, and a description for the first line.
 fn build_serve_engine(
     routes: &[PathBuf],
+    allow_body_files: &[PathBuf],
     cassette: Option<PathBuf>,
     repeat: bool,
     journal_size: usize,
@@ -144,10 +150,13 @@ fn build_serve_engine(
             )),
         };
     }
-    let router = Router::new()
-        .without_drop_verification()
-        .with_not_found()
-        .with_journal_limit(journal_size);
+    let router = allow_body_files.iter().fold(
+        Router::new()
+            .without_drop_verification()
+            .with_not_found()
+            .with_journal_limit(journal_size),
+        |router, dir| router.allow_body_files_from(dir),
+    );
     for file in routes {
         let ids = router.load_yaml_file(file)?;
         what.push(format!("{} route(s) from {}", ids.len(), file.display()));

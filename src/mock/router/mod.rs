@@ -39,7 +39,8 @@ mod route;
 mod template;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -98,16 +99,36 @@ struct Shared {
     fallback: RwLock<Option<Arc<dyn Engine>>>,
     not_found: AtomicBool,
     verify_on_drop: AtomicBool,
+    /// Directories route files may serve `file:` bodies from, besides their own.
+    body_file_roots: Mutex<Vec<PathBuf>>,
 }
 
 /// The routes, sorted by priority then registration, and their index.
-/// Replaced whole on every change, so requests read it without holding a lock.
-#[derive(Default)]
+/// Requests read a snapshot (`Arc`) without holding a lock; a change makes a
+/// new table, or changes this one in place when no request holds it.
+#[derive(Default, Clone)]
 struct Table {
     routes: Vec<Arc<Entry>>,
     index: Index,
     /// The problems of routes that could not be built, if any.
     broken: Option<String>,
+}
+
+impl Table {
+    /// The table of `routes`, which are sorted.
+    fn new(routes: Vec<Arc<Entry>>) -> Table {
+        let index = Index::build(&routes);
+        let problems: Vec<String> = routes
+            .iter()
+            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
+            .collect();
+        let broken = (!problems.is_empty()).then(|| problems.join("; "));
+        Table {
+            routes,
+            index,
+            broken,
+        }
+    }
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -134,6 +155,7 @@ impl Router {
                 fallback: RwLock::new(None),
                 not_found: AtomicBool::new(false),
                 verify_on_drop: AtomicBool::new(true),
+                body_file_roots: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -190,6 +212,14 @@ impl Router {
         self
     }
 
+    /// Lets route files loaded from now on serve `file:` bodies from `dir`
+    /// (and below) as well as from their own directory, which is all they
+    /// may use otherwise.
+    pub fn allow_body_files_from(self, dir: impl Into<PathBuf>) -> Router {
+        lock(&self.shared.body_file_roots).push(dir.into());
+        self
+    }
+
     /// Does not verify expectations when the last clone is dropped.
     pub fn without_drop_verification(self) -> Router {
         self.shared.verify_on_drop.store(false, Ordering::SeqCst);
@@ -227,13 +257,55 @@ impl Router {
     }
 
     fn insert(&self, route: Route) -> RouteId {
-        let id = RouteId(self.shared.next_id.fetch_add(1, Ordering::SeqCst));
-        let entry = Arc::new(Entry::new(id, route));
-        self.update(|routes| {
-            routes.push(entry);
-            routes.sort_by_key(|r| (r.priority, r.id));
+        self.insert_all(vec![route])[0]
+    }
+
+    /// Registers `routes` in one change of the table: appended and indexed
+    /// in place when they sort after every registered route (the usual case:
+    /// registration order, one priority), else merged, sorted and indexed
+    /// once. Either way loading `n` routes costs `n log n`, not `n²`.
+    fn insert_all(&self, routes: Vec<Route>) -> Vec<RouteId> {
+        let entries: Vec<Arc<Entry>> = routes
+            .into_iter()
+            .map(|route| {
+                let id = RouteId(self.shared.next_id.fetch_add(1, Ordering::SeqCst));
+                Arc::new(Entry::new(id, route))
+            })
+            .collect();
+        let ids = entries.iter().map(|e| e.id).collect();
+        let mut guard = self
+            .shared
+            .table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Copies the table only if a request is still reading it.
+        let table = Arc::make_mut(&mut guard);
+        let order = |r: &Arc<Entry>| (r.priority, r.id);
+        let mut last = table.routes.last().map(order);
+        let in_order = entries.iter().all(|entry| {
+            let after = last.is_none_or(|last| order(entry) > last);
+            last = Some(order(entry));
+            after
         });
-        id
+        if in_order {
+            for entry in entries {
+                table.index.add(table.routes.len(), &entry);
+                if let Some(problem) = &entry.problem {
+                    let broken = table.broken.get_or_insert_with(String::new);
+                    if !broken.is_empty() {
+                        broken.push_str("; ");
+                    }
+                    let _ = write!(broken, "{}: {problem}", entry.label);
+                }
+                table.routes.push(entry);
+            }
+        } else {
+            let mut routes = std::mem::take(&mut table.routes);
+            routes.extend(entries);
+            routes.sort_by_key(order);
+            *table = Table::new(routes);
+        }
+        ids
     }
 
     /// Removes a route; `false` if there was none with this id.
@@ -262,17 +334,7 @@ impl Router {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut routes = guard.routes.clone();
         change(&mut routes);
-        let index = Index::build(&routes);
-        let problems: Vec<String> = routes
-            .iter()
-            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
-            .collect();
-        let broken = (!problems.is_empty()).then(|| problems.join("; "));
-        *guard = Arc::new(Table {
-            routes,
-            index,
-            broken,
-        });
+        *guard = Arc::new(Table::new(routes));
     }
 
     /// How many routes are registered.
@@ -356,8 +418,9 @@ impl Router {
         Ok(router)
     }
 
-    /// Adds the routes of a YAML route file; relative `file:` bodies are
-    /// relative to the file's directory.
+    /// Adds the routes of a YAML route file; `file:` bodies are relative to
+    /// the file's directory and must stay inside it (see
+    /// [`allow_body_files_from`](Router::allow_body_files_from)).
     pub fn load_yaml_file(&self, path: impl AsRef<Path>) -> Result<Vec<RouteId>> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|err| {
@@ -367,8 +430,10 @@ impl Router {
     }
 
     /// Adds the routes of YAML route-file text; `origin` (the file's path)
-    /// names the file in errors and anchors relative `file:` bodies.
-    /// Either every route is added or, on an error, none.
+    /// names the file in errors and anchors `file:` bodies, which must be in
+    /// its directory or below (symbolic links and `..` resolved) unless
+    /// [`allow_body_files_from`](Router::allow_body_files_from) allows
+    /// another directory. Either every route is added or, on an error, none.
     ///
     /// Errors name the file, line and column. The format:
     ///
@@ -395,7 +460,7 @@ impl Router {
     ///     response:                 # one of body, chunks, sse, error, sequence
     ///       status: 200
     ///       headers: {x-served-by: wiretape}
-    ///       body: {json: {id: 7}}   # or text, base64, file (relative to this file)
+    ///       body: {json: {id: 7}}   # or text, base64, file (in this file's directory)
     ///       delay_ms: 20
     ///   - request: {path: /feed}
     ///     response: {sse: [one, two], chunk_delay_ms: 1000}   # or chunks: [..]
@@ -417,7 +482,8 @@ impl Router {
     /// assert!(err.to_string().contains("routes.yaml:2:"), "{err}");
     /// ```
     pub fn load_yaml_str(&self, text: &str, origin: &Path) -> Result<Vec<RouteId>> {
-        let routes = file::parse(text, origin)?;
+        let roots = lock(&self.shared.body_file_roots).clone();
+        let routes = file::parse(text, origin, &file::BodyFiles::new(origin, &roots))?;
         let mut problems = Vec::new();
         for (at, route) in routes.iter().enumerate() {
             if let Some(problem) = route.problem() {
@@ -431,7 +497,7 @@ impl Router {
                 problems.join("; ")
             )));
         }
-        Ok(routes.into_iter().map(|route| self.insert(route)).collect())
+        Ok(self.insert_all(routes))
     }
 
     /// Finds and claims the route that answers `request`.

@@ -179,3 +179,103 @@ async fn serve_and_echo_take_the_socket_limits_from_the_command_line() {
         child.kill().await.unwrap();
     }
 }
+
+/// The resident memory of process `pid` in KiB (VmRSS in /proc), if the
+/// system has /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Sends `count` requests to `url` from 8 concurrent tasks: routed GETs and
+/// JSON POSTs with distinct targets, and misses (404s with a report).
+async fn load(client: &wiretape::Client, url: &str, from: usize, count: usize) {
+    let tasks = 8;
+    let per_task = count / tasks;
+    let work = (0..tasks).map(|task| async move {
+        for i in 0..per_task {
+            let n = from + task * per_task + i;
+            let status = match n % 4 {
+                0 => {
+                    let target = format!("{url}/users/1?n={n}");
+                    let r = client.get(target).bearer_auth("token").send().await;
+                    r.unwrap().status()
+                }
+                1 => {
+                    let target = format!("{url}/search?q=rust&page=2&n={n}");
+                    client.get(target).send().await.unwrap().status()
+                }
+                2 => {
+                    let body =
+                        serde_json::json!({"name": "Grace Hopper", "n": n, "pad": "x".repeat(400)});
+                    let r = client.post(format!("{url}/users")).json(&body).send().await;
+                    r.unwrap().status()
+                }
+                _ => {
+                    let target = format!("{url}/nowhere/{n}");
+                    client.get(target).send().await.unwrap().status()
+                }
+            };
+            assert!(matches!(status.as_u16(), 200 | 201 | 404), "{n}: {status}");
+        }
+    });
+    futures_util::future::join_all(work).await;
+}
+
+/// Serves the users API with `wiretape serve`, warms it up, then checks that
+/// `requests` more requests leave its resident memory within `margin_kib`.
+async fn soak(warm_up: usize, requests: usize, journal: &str, margin_kib: u64) {
+    let (mut child, url) = start(&[
+        "serve",
+        "--routes",
+        "fixtures/routes/users-api.yaml",
+        "--journal-size",
+        journal,
+    ])
+    .await;
+    let pid = child.id().expect("the server runs");
+    let Some(_) = rss_kib(pid) else {
+        eprintln!("skipping the soak: no /proc/{pid}/status on this system");
+        child.kill().await.unwrap();
+        return;
+    };
+    let client = wiretape::Client::new();
+    load(&client, &url, 0, warm_up).await;
+    let after_warm_up = rss_kib(pid).unwrap();
+    let mut peak = after_warm_up;
+    let rounds = 4;
+    for round in 0..rounds {
+        load(
+            &client,
+            &url,
+            warm_up + round * requests / rounds,
+            requests / rounds,
+        )
+        .await;
+        peak = peak.max(rss_kib(pid).unwrap());
+    }
+    child.kill().await.unwrap();
+    let grown = peak.saturating_sub(after_warm_up);
+    eprintln!(
+        "soak: {requests} requests after a warm-up of {warm_up}: RSS {after_warm_up} KiB -> peak {peak} KiB (+{grown} KiB)"
+    );
+    assert!(
+        grown <= margin_kib,
+        "serve's memory grew by {grown} KiB over {requests} requests (after warm-up: \
+         {after_warm_up} KiB, peak {peak} KiB); allowed {margin_kib} KiB"
+    );
+}
+
+#[tokio::test]
+async fn serve_keeps_flat_memory_over_a_short_soak() {
+    // With an unbounded journal this grew by 62 MiB (debug build).
+    soak(2_000, 12_000, "500", 4 * 1024).await;
+}
+
+/// The long soak of issue 11: `cargo test --test cli -- --ignored soak`.
+#[tokio::test]
+#[ignore = "a few hundred thousand requests: run on demand"]
+async fn serve_keeps_flat_memory_over_a_long_soak() {
+    soak(30_000, 300_000, "10000", 8 * 1024).await;
+}

@@ -402,7 +402,6 @@ async fn handle(
     let mut request = Request::new(parts.method, url);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
-    let name = request.to_string();
 
     if let Some(on_upgrade) = on_upgrade {
         return upgrade(shared, request, on_upgrade).await;
@@ -413,7 +412,9 @@ async fn handle(
     // stops here (and stays out of recordings).
     strip_hop_by_hop(request.headers_mut());
     let fault = BodyFault::default();
+    // A body already at its end (most GETs) needs no stream to be read.
     if !hyper::body::Body::is_end_stream(&body) {
+        let name = request.to_string();
         let body = ClientBody::new(body, shared.body_idle, &name, fault.clone());
         *request.body_mut() = from_http_body(body, |err| err);
     }
@@ -542,6 +543,10 @@ fn to_wire(mut response: Response, version: http::Version, head: bool) -> hyper:
 /// Removes the hop-by-hop headers: the standard ones and those the
 /// `Connection` header names (RFC 9110, section 7.6.1).
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    // Most messages have none: then nothing is collected or allocated.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<header::HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()

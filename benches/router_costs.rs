@@ -93,7 +93,7 @@ fn main() {
     let (routes, json_bytes, levels) = if quick {
         (2_000, 20_000, 3)
     } else {
-        (16_000, 222_000, 5)
+        (16_000, 222_000, 4)
     };
     let origin = Path::new("routes.yaml");
 

@@ -101,7 +101,11 @@ fn spawn_server(raw: bool, routes: usize) -> SocketAddr {
             .expect("a runtime");
         runtime.block_on(async move {
             if !raw {
-                let server = wiretape::server::serve(router(routes, None), "127.0.0.1:0")
+                // WIRETAPE_BENCH_JOURNAL=N sets the journal's size (to see its cost).
+                let journal = std::env::var("WIRETAPE_BENCH_JOURNAL")
+                    .ok()
+                    .and_then(|n| n.parse().ok());
+                let server = wiretape::server::serve(router(routes, journal), "127.0.0.1:0")
                     .await
                     .expect("serve binds");
                 tx.send(server.local_addr()).expect("the bench waits");
@@ -285,7 +289,12 @@ fn main() {
     println!(
         "serve(Router) against a raw hyper-util server with the same routing; best of {rounds} interleaved rounds"
     );
-    for routes in [1, 100] {
+    // WIRETAPE_BENCH_ROUTES=1 runs one route count only.
+    let counts: Vec<usize> = match std::env::var("WIRETAPE_BENCH_ROUTES") {
+        Ok(n) => vec![n.parse().expect("a number of routes")],
+        Err(_) => vec![1, 100],
+    };
+    for routes in counts {
         let servers = [spawn_server(true, routes), spawn_server(false, routes)];
         for mode in [Mode::Sequential, Mode::Concurrent, Mode::JsonPost] {
             let mut best = [(0.0f64, Duration::MAX); 2];

@@ -7,6 +7,7 @@ mod cassette;
 mod core;
 mod retry;
 mod routing;
+mod websocket;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +36,10 @@ fn scenes() -> Vec<Entry> {
         (
             "cassettes: record a local API through the real engine, stop it, replay offline",
             || Box::pin(cassette::run()),
+        ),
+        (
+            "WebSocket tapes: record a chat, replay it offline, mock it with a route",
+            || Box::pin(websocket::run()),
         ),
     ]
 }

@@ -105,6 +105,8 @@ struct RouteSpec {
     request: RequestSpec,
     #[serde(default)]
     response: ResponseSpec,
+    /// A WebSocket route instead of an HTTP response.
+    websocket: Option<super::socket::file::SocketSpec>,
 }
 
 #[derive(Deserialize)]
@@ -369,6 +371,9 @@ impl RouteSpec {
             .into_iter()
             .fold(Route::new(), Route::and)
             .respond_with(self.response.responder(base)?);
+        if let Some(socket) = self.websocket {
+            route = route.websocket(socket.socket().map_err(|e| format!("websocket: {e}"))?);
+        }
         if let Some(name) = self.name {
             route = route.named(name);
         }

@@ -36,6 +36,7 @@ pub mod matchers;
 mod near_miss;
 pub mod responders;
 mod route;
+pub mod socket;
 mod template;
 
 use std::collections::HashMap;
@@ -95,6 +96,8 @@ struct Shared {
     table: RwLock<Arc<Table>>,
     next_id: AtomicU64,
     journal: Mutex<Ring<JournalEntry>>,
+    /// The WebSocket connections' journals: a ring like `journal`.
+    sockets: Mutex<Ring<socket::SharedJournal>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
     not_found: AtomicBool,
@@ -151,6 +154,7 @@ impl Router {
                 table: RwLock::new(Arc::new(Table::default())),
                 next_id: AtomicU64::new(1),
                 journal: Mutex::new(Ring::new()),
+                sockets: Mutex::new(Ring::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
                 not_found: AtomicBool::new(false),
@@ -178,8 +182,8 @@ impl Router {
         self
     }
 
-    /// Keeps the `entries` most recent requests in the journal (default
-    /// 10,000; `0` keeps none). Older ones are dropped and counted by
+    /// Keeps the `entries` most recent requests in the journal, and as many
+    /// WebSocket connection journals (default 10,000; `0` keeps none). Older ones are dropped and counted by
     /// [`journal_dropped`](Router::journal_dropped); call counts and
     /// [`verify`](Router::verify) are not affected.
     ///
@@ -201,6 +205,7 @@ impl Router {
     /// ```
     pub fn with_journal_limit(self, entries: usize) -> Router {
         lock(&self.shared.journal).set_limit(entries);
+        lock(&self.shared.sockets).set_limit(entries);
         self
     }
 
@@ -323,6 +328,7 @@ impl Router {
     pub fn reset(&self) {
         self.update(Vec::clear);
         lock(&self.shared.journal).clear();
+        lock(&self.shared.sockets).clear();
         lock(&self.shared.scenarios).clear();
     }
 
@@ -372,6 +378,16 @@ impl Router {
     /// scenarios stay).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
+        lock(&self.shared.sockets).clear();
+    }
+
+    /// Every WebSocket connection a route answered, in order, with the
+    /// frames it received and sent so far.
+    pub fn sockets(&self) -> Vec<socket::SocketJournal> {
+        lock(&self.shared.sockets)
+            .iter()
+            .map(|journal| lock(journal).clone())
+            .collect()
     }
 
     /// The requests route `id` answered, in order.
@@ -470,6 +486,10 @@ impl Router {
     ///       then: repeat_last       # or cycle, fail
     ///   - request: {path_prefix: /down}
     ///     response: {error: reset}  # or refused, hang
+    ///   - request: {path: /chat}    # a WebSocket route: answers handshakes
+    ///     websocket:                # (see mock::socket for every key)
+    ///       on_open: [{text: welcome}]
+    ///       messages: [{when: {text: ping}, reply: [{text: pong}]}]
     /// ```
     ///
     /// ```
@@ -500,8 +520,9 @@ impl Router {
         Ok(self.insert_all(routes))
     }
 
-    /// Finds and claims the route that answers `request`.
-    fn find(&self, table: &Table, request: &Request) -> Option<Arc<Entry>> {
+    /// Finds and claims the route that answers `request` (a WebSocket
+    /// handshake when `socket`).
+    fn find(&self, table: &Table, request: &Request, socket: bool) -> Option<Arc<Entry>> {
         thread_local! {
             // Reused between calls: the hot path allocates no candidate list.
             static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -509,10 +530,10 @@ impl Router {
         CANDIDATES.with(|cell| match cell.try_borrow_mut() {
             Ok(mut candidates) => {
                 candidates.clear();
-                self.find_in(table, request, &mut candidates)
+                self.find_in(table, request, socket, &mut candidates)
             }
             // A custom matcher that routes through this router re-enters.
-            Err(_) => self.find_in(table, request, &mut Vec::new()),
+            Err(_) => self.find_in(table, request, socket, &mut Vec::new()),
         })
     }
 
@@ -520,6 +541,7 @@ impl Router {
         &self,
         table: &Table,
         request: &Request,
+        socket: bool,
         candidates: &mut Vec<usize>,
     ) -> Option<Arc<Entry>> {
         table
@@ -527,7 +549,8 @@ impl Router {
             .candidates(request.method(), request.url().path(), candidates);
         for &position in candidates.iter() {
             let route = &table.routes[position];
-            if !route.has_capacity() || !route.matches(request) {
+            if route.socket.is_some() != socket || !route.has_capacity() || !route.matches(request)
+            {
                 continue;
             }
             let Some(scenario) = &route.scenario else {
@@ -557,18 +580,43 @@ impl Router {
         journal.push(entry);
     }
 
-    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
-        if let Some(fallback) = read(&self.shared.fallback) {
-            if let Some(copy) = request.try_clone() {
-                self.record(copy, Answer::Fallback);
-            }
-            return fallback.execute(request).await;
+    /// The routes, unless some could not be built (then every request fails,
+    /// naming them).
+    fn usable_table(&self) -> Result<Arc<Table>> {
+        let table = read(&self.shared.table);
+        if let Some(broken) = &table.broken {
+            return Err(Error::invalid(format!(
+                "the router has routes that could not be built: {broken}"
+            )));
         }
+        Ok(table)
+    }
+
+    /// The fallback engine, if there is one, with `request` journaled as
+    /// sent to it.
+    fn fallback_for(&self, request: &Request) -> Option<Arc<dyn Engine>> {
+        let fallback = read(&self.shared.fallback)?;
+        if let Some(copy) = request.try_clone() {
+            self.record(copy, Answer::Fallback);
+        }
+        Some(fallback)
+    }
+
+    /// The near-miss report for `request`, journaled as unmatched.
+    fn unmatched(&self, table: &Table, request: Request) -> crate::error::NoRoute {
         let report = {
             let states = lock(&self.shared.scenarios);
             near_miss::report(&table.routes, &request, &states)
         };
         self.record(request, Answer::Unmatched);
+        report
+    }
+
+    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
+        if let Some(fallback) = self.fallback_for(&request) {
+            return fallback.execute(request).await;
+        }
+        let report = self.unmatched(&table, request);
         if !self.shared.not_found.load(Ordering::SeqCst) {
             return Err(Error::NoRoute(Box::new(report)));
         }
@@ -604,6 +652,18 @@ impl Shared {
         for route in table.routes.iter().filter(|r| include(r.id)) {
             if let Some(problem) = &route.problem {
                 report.broken.push(format!("{}: {problem}", route.label));
+            }
+            if let Some(socket) = &route.socket {
+                for journal in lock(&self.sockets).iter() {
+                    let journal = lock(journal);
+                    if journal.route == route.id {
+                        report.missing_messages.extend(
+                            socket::missing(socket, &journal)
+                                .into_iter()
+                                .map(|m| format!("{}: {m}", route.label)),
+                        );
+                    }
+                }
             }
             let calls = route.hits();
             if !route.expect.allows(calls) {
@@ -647,13 +707,8 @@ impl Engine for Router {
                 let body = request.take_body().buffered().await?;
                 *request.body_mut() = body;
             }
-            let table = read(&self.shared.table);
-            if let Some(broken) = &table.broken {
-                return Err(Error::invalid(format!(
-                    "the router has routes that could not be built: {broken}"
-                )));
-            }
-            let Some(route) = self.find(&table, &request) else {
+            let table = self.usable_table()?;
+            let Some(route) = self.find(&table, &request, false) else {
                 return self.miss(table, request).await;
             };
             let reply = route.responder.respond(&Context {
@@ -674,23 +729,33 @@ impl Engine for Router {
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
         Box::pin(async move {
-            match read(&self.shared.fallback) {
-                Some(fallback) => fallback.websocket(request).await,
-                None => Err(Error::websocket(
-                    request.to_string(),
-                    "a Router answers HTTP routes only; give it a fallback engine \
-                     (Router::with_fallback) that accepts WebSockets",
-                )),
+            let table = self.usable_table()?;
+            let Some(route) = self.find(&table, &request, true) else {
+                if let Some(fallback) = self.fallback_for(&request) {
+                    return fallback.websocket(request).await;
+                }
+                let report = self.unmatched(&table, request);
+                return Err(Error::NoRoute(Box::new(report)));
+            };
+            let socket = route.socket.clone().expect("found among WebSocket routes");
+            let opened = socket::open(&socket, route.id, &request);
+            if let Ok((_, journal)) = &opened {
+                lock(&self.shared.sockets).push(journal.clone());
             }
+            self.record(
+                request,
+                Answer::Route {
+                    id: route.id,
+                    label: route.label.clone(),
+                },
+            );
+            opened.map(|(connection, _)| connection)
         })
     }
 
     fn capabilities(&self) -> Capabilities {
-        let caps = Capabilities::none().with_streaming();
-        match read(&self.shared.fallback) {
-            Some(fallback) if fallback.capabilities().websocket => caps.with_websocket(),
-            _ => caps,
-        }
+        // WebSocket routes answer handshakes (and may be added at any time).
+        Capabilities::none().with_streaming().with_websocket()
     }
 }
 

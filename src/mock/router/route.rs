@@ -9,6 +9,7 @@ use http::Method;
 use super::expect::Times;
 use super::matchers::{Hint, Matcher};
 use super::responders::{Responder, status};
+use super::socket::Socket;
 use super::template::PathTemplate;
 use crate::Request;
 
@@ -43,6 +44,7 @@ pub struct Route {
     expect: Times,
     limit: Option<usize>,
     scenario: Option<Scenario>,
+    socket: Option<Arc<Socket>>,
 }
 
 /// A route's place in a named state machine.
@@ -67,6 +69,7 @@ impl Route {
             expect: Times::any(),
             limit: None,
             scenario: None,
+            socket: None,
         }
     }
 
@@ -84,6 +87,14 @@ impl Route {
     /// What the route answers with.
     pub fn respond_with(mut self, responder: impl Into<Responder>) -> Route {
         self.responder = Some(responder.into());
+        self
+    }
+
+    /// Answers WebSocket handshakes with `socket` (see
+    /// [`socket`](super::socket)). Such a route answers only handshakes, and
+    /// plain HTTP routes only plain requests.
+    pub fn websocket(mut self, socket: Socket) -> Route {
+        self.socket = Some(Arc::new(socket));
         self
     }
 
@@ -187,6 +198,9 @@ impl Route {
         if let Some(problem) = self.responder.as_ref().and_then(Responder::problem) {
             problems.push(format!("responder: {problem}"));
         }
+        if let Some(problem) = self.socket.as_ref().and_then(|s| s.problem()) {
+            problems.push(format!("websocket: {problem}"));
+        }
         if self.scenario.as_ref().is_some_and(|s| s.name.is_empty()) {
             problems.push(
                 "when_state/will_set_state need a scenario name: add .in_scenario(\"…\")"
@@ -227,6 +241,8 @@ pub(crate) struct Entry {
     pub(crate) limit: Option<usize>,
     pub(crate) scenario: Option<Scenario>,
     pub(crate) problem: Option<String>,
+    /// The WebSocket responder, for a route that answers handshakes.
+    pub(crate) socket: Option<Arc<Socket>>,
     /// The path template, for captures.
     pub(crate) template: Option<Arc<PathTemplate>>,
     /// Method and path, when both are literal enough to index.
@@ -266,6 +282,7 @@ impl Entry {
             expect: route.expect,
             limit: route.limit,
             scenario: route.scenario,
+            socket: route.socket,
             problem,
             hits: AtomicUsize::new(0),
         }

@@ -190,9 +190,22 @@ async fn record_through_the_proxy_then_serve_replays_it_byte_for_byte() {
         .zip(replayed_python.as_array().unwrap())
     {
         assert_eq!(live["status"], replayed["status"]);
+        // The cookie httpbin echoes was set by a response: the replaying
+        // client never holds its value (Set-Cookie is redacted), so each
+        // echo of it replays as its placeholder; everything else is the
+        // same bytes.
+        let unify = |body: Vec<u8>| {
+            let text = String::from_utf8_lossy(&body)
+                .replace("flavour=ginger", "<COOKIE>")
+                .replace("ginger", "<COOKIE>");
+            regex::Regex::new(r"<COOKIE(_[0-9]+)?>")
+                .unwrap()
+                .replace_all(&text, "<COOKIE>")
+                .into_owned()
+        };
         assert_eq!(
-            base64_decode(&live["body"]),
-            base64_decode(&replayed["body"]),
+            unify(base64_decode(&live["body"])),
+            unify(base64_decode(&replayed["body"])),
             "replayed body of {}",
             live["url"]
         );

@@ -238,6 +238,9 @@ impl Seen {
             };
             for pair in pairs {
                 if let Some((_, v)) = pair.split_once('=') {
+                    // The whole `name=value` too, so that an echo of the
+                    // cookie becomes one placeholder.
+                    self.add(&name, pair.trim());
                     self.add(&name, v.trim().trim_matches('"'));
                 }
             }
@@ -305,7 +308,9 @@ mod tests {
                 "Basic YWRhOmh1bnRlcjI=",
                 "YWRhOmh1bnRlcjI=",
                 "hunter2",
+                "session=s3ss10n",
                 "s3ss10n",
+                "theme=dark",
                 "dark"
             ]
         );

@@ -39,6 +39,7 @@ pub mod cassette;
 pub mod client;
 pub mod engine;
 mod error;
+mod fingerprint;
 pub mod mock;
 pub mod plugins;
 mod request;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use url::Url;
 
 use super::format::{BodyForm, Headers, RecordedRequest};
+use crate::fingerprint;
 
 /// A request as matchers see it, live or recorded, after filters: method,
 /// URL, headers and body bytes.
@@ -115,9 +116,11 @@ type CustomFn = dyn Fn(&RequestParts, &RequestParts) -> bool + Send + Sync;
 /// One rule for whether a recorded request answers a live one.
 ///
 /// The default is [`Match::method`] and [`Match::uri`]. Matchers that compare
-/// the method and parts of the URL also build the replay index, so a lookup
-/// costs the same whatever the cassette's size; the others (headers, bodies,
-/// closures) are checked on the requests the index offers.
+/// the method, parts of the URL or the body also build the replay index (the
+/// body as a fingerprint of its bytes or JSON value), so a lookup costs the
+/// same whatever the cassette's size, even when every request shares one
+/// method and URI (GraphQL); the others (headers, closures) are checked on
+/// the requests the index offers.
 ///
 /// ```
 /// use wiretape::cassette::Match;
@@ -244,6 +247,21 @@ impl Match {
         })
     }
 
+    /// This matcher's part of the index key that comes from the body: a
+    /// fingerprint of the bytes (or, for [`Match::json_body`], of the JSON
+    /// value when the body is JSON), so that equal bodies share a key.
+    fn body_key_part(&self, body: &[u8]) -> Option<String> {
+        let json = match &self.0 {
+            Rule::Body => None,
+            Rule::JsonBody => fingerprint::of_json_bytes(body),
+            _ => return None,
+        };
+        Some(match json {
+            Some(hash) => format!("json {hash:016x}"),
+            None => format!("bytes {:016x}", fingerprint::of_bytes(body)),
+        })
+    }
+
     /// Whether `recorded` answers `live` by this rule.
     pub fn matches(&self, live: &RequestParts, recorded: &RequestParts) -> bool {
         if let Some(live_part) = self.key_part(&live.method, &live.url) {
@@ -271,12 +289,13 @@ impl fmt::Debug for Match {
     }
 }
 
-/// The index key of a request under `matchers`: the parts of the method and
-/// URL they compare, joined.
-pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url) -> String {
+/// The index key of a request under `matchers`: the parts of the method,
+/// URL and body they compare, joined.
+pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url, body: &[u8]) -> String {
     let mut key = String::new();
     for matcher in matchers {
-        if let Some(part) = matcher.key_part(method, url) {
+        let part = matcher.key_part(method, url);
+        if let Some(part) = part.or_else(|| matcher.body_key_part(body)) {
             key.push_str(&part);
             key.push('\n');
         }
@@ -284,7 +303,14 @@ pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url) -> String {
     key
 }
 
-/// Whether some matcher is not covered by the index key.
+/// Whether the index key needs the request body (some matcher compares it).
+pub(crate) fn keys_body(matchers: &[Match]) -> bool {
+    matchers.iter().any(|m| m.body_key_part(b"").is_some())
+}
+
+/// Whether some matcher is not covered exactly by the index key: one that
+/// is not in it, or compares the body, which the key holds only as a
+/// fingerprint.
 pub(crate) fn needs_full_check(matchers: &[Match]) -> bool {
     let probe = Url::parse("http://probe.invalid/").expect("a valid literal URL");
     matchers.iter().any(|m| m.key_part("GET", &probe).is_none())

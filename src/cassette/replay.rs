@@ -10,7 +10,7 @@ use url::Url;
 
 use super::filter::Filters;
 use super::format::{BodyForm, ChunkData, Interaction, RecordedError};
-use super::matching::{Match, RequestParts, index_key, needs_full_check};
+use super::matching::{Match, RequestParts, index_key, keys_body, needs_full_check};
 use crate::{Body, Error, Response, Result};
 
 /// How replay paces responses. Every wait goes through `tokio::time`, so a
@@ -41,8 +41,9 @@ impl Timing {
     }
 }
 
-/// Recorded interactions by index key (method and the URL parts the
-/// matchers compare), each key's interactions in recorded order.
+/// Recorded interactions by index key (method, the URL parts the matchers
+/// compare and, with a body matcher, the body's fingerprint), each key's
+/// interactions in recorded order.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     keys: HashMap<String, Slots>,
@@ -71,6 +72,7 @@ impl Index {
     /// Indexes `interactions`; the error names the first invalid one.
     pub(crate) fn build(interactions: &[Interaction], matchers: &[Match]) -> Result<Index, String> {
         let mut keys: HashMap<String, Slots> = HashMap::with_capacity(interactions.len());
+        let body_keyed = keys_body(matchers);
         for (i, interaction) in interactions.iter().enumerate() {
             let request = &interaction.request;
             let url = Url::parse(&request.uri).map_err(|err| {
@@ -80,7 +82,11 @@ impl Index {
                 )
             })?;
             check(i, interaction)?;
-            keys.entry(index_key(matchers, &request.method, &url))
+            let body = match (&request.body, body_keyed) {
+                (Some(body), true) => body.to_bytes()?,
+                _ => Bytes::new(),
+            };
+            keys.entry(index_key(matchers, &request.method, &url, &body))
                 .or_default()
                 .entries
                 .push(i);
@@ -101,7 +107,7 @@ impl Index {
         matchers: &[Match],
         repeats: bool,
     ) -> Lookup {
-        let key = index_key(matchers, live.method(), live.url());
+        let key = index_key(matchers, live.method(), live.url(), live.body());
         let Some(slots) = self.keys.get_mut(&key) else {
             return Lookup::Miss;
         };
@@ -303,4 +309,48 @@ fn chunk_stream(items: Vec<(Option<Duration>, Result<Bytes>)>) -> Body {
         Some((item, (items, Some(start), ended)))
     });
     Body::from_chunk_stream(Box::pin(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::format::{Headers, RecordedRequest, RecordedResponse};
+
+    fn graphql(i: usize) -> Interaction {
+        let body = format!(r#"{{"query":"user","variables":{{"id":{}}}}}"#, i % 500);
+        Interaction {
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "http://api.test/graphql".into(),
+                headers: Headers::default(),
+                body: BodyForm::from_bytes(body.as_bytes()),
+            },
+            response: Some(RecordedResponse {
+                status: 200,
+                headers: Headers::default(),
+                body: None,
+                latency_ms: None,
+            }),
+            error: None,
+            websocket: None,
+            recorded_at: None,
+        }
+    }
+
+    #[test]
+    fn body_matchers_key_the_index_by_body_so_a_lookup_offers_only_equal_bodies() {
+        let interactions: Vec<Interaction> = (0..1_000).map(graphql).collect();
+        let uri_only = [Match::method(), Match::uri()];
+        let index = Index::build(&interactions, &uri_only).unwrap();
+        assert_eq!(index.keys.len(), 1);
+        for matchers in [
+            [Match::method(), Match::uri(), Match::body()],
+            [Match::method(), Match::uri(), Match::json_body()],
+        ] {
+            let index = Index::build(&interactions, &matchers).unwrap();
+            // 500 distinct bodies, each sent twice.
+            assert_eq!(index.keys.len(), 500);
+            assert!(index.keys.values().all(|slots| slots.entries.len() == 2));
+        }
+    }
 }

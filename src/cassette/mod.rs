@@ -477,13 +477,12 @@ impl<E: Engine> Engine for Cassette<E> {
             // The body is needed whole to match it; requests are small.
             let body: Bytes = request.take_body().collect().await?;
             let live = record::live_parts(&request, &body, &shared.filters);
-            let name = request.to_string();
             if shared.replaying {
                 let found = shared.lookup(&live, |_, interaction| {
                     replay::replay(
                         interaction,
                         request.url(),
-                        &name,
+                        &request,
                         shared.timing,
                         &shared.filters,
                     )

@@ -1,7 +1,7 @@
 //! Replay: the index that finds a recorded interaction in about constant time,
 //! and the response (or error) rebuilt from it.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +10,7 @@ use url::Url;
 
 use super::filter::Filters;
 use super::format::{BodyForm, ChunkData, Interaction, RecordedError};
-use super::matching::{Match, RequestParts, index_key, keys_body, needs_full_check};
+use super::matching::{Match, RequestParts, index_key, keys_body};
 use crate::{Body, Error, Response, Result};
 
 /// How replay paces responses. Every wait goes through `tokio::time`, so a
@@ -41,6 +41,10 @@ impl Timing {
     }
 }
 
+/// A map hashed with foldhash: every lookup hashes a key of the length of
+/// a URL, where SipHash's cost showed in profiles.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Recorded interactions by index key (method, the URL parts the matchers
 /// compare and, with a body matcher, the body's fingerprint), each key's
 /// interactions in recorded order.
@@ -48,7 +52,12 @@ impl Timing {
 pub(crate) struct Index {
     keys: HashMap<String, Slots>,
     used: Vec<bool>,
-    full_check: bool,
+    /// The positions of the matchers the key does not cover exactly, which
+    /// a lookup checks on what the key offers.
+    unkeyed: Vec<usize>,
+    /// The recorded requests the full check has compared, as matchers see
+    /// them (`None`: invalid), so that no lookup parses one twice.
+    parts: HashMap<usize, Option<RequestParts>>,
 }
 
 #[derive(Debug, Default)]
@@ -71,7 +80,8 @@ pub(crate) enum Lookup {
 impl Index {
     /// Indexes `interactions`; the error names the first invalid one.
     pub(crate) fn build(interactions: &[Interaction], matchers: &[Match]) -> Result<Index, String> {
-        let mut keys: HashMap<String, Slots> = HashMap::with_capacity(interactions.len());
+        let mut keys: HashMap<String, Slots> =
+            HashMap::with_capacity_and_hasher(interactions.len(), Default::default());
         let body_keyed = keys_body(matchers);
         for (i, interaction) in interactions.iter().enumerate() {
             let request = &interaction.request;
@@ -94,7 +104,10 @@ impl Index {
         Ok(Index {
             keys,
             used: vec![false; interactions.len()],
-            full_check: needs_full_check(matchers),
+            unkeyed: (0..matchers.len())
+                .filter(|&m| !matchers[m].covered_by_key())
+                .collect(),
+            parts: HashMap::default(),
         })
     }
 
@@ -114,17 +127,22 @@ impl Index {
         while slots.cursor < slots.entries.len() && self.used[slots.entries[slots.cursor]] {
             slots.cursor += 1;
         }
-        let full_check = self.full_check;
-        let answers = |i: usize| {
-            !full_check
-                || RequestParts::from_recorded(&interactions[i].request)
-                    .map(|recorded| matchers.iter().all(|m| m.matches(live, &recorded)))
-                    .unwrap_or(false)
+        let (unkeyed, parts) = (&self.unkeyed, &mut self.parts);
+        let mut answers = |i: usize| {
+            unkeyed.is_empty()
+                || parts
+                    .entry(i)
+                    .or_insert_with(|| RequestParts::from_recorded(&interactions[i].request).ok())
+                    .as_ref()
+                    .is_some_and(|recorded| {
+                        unkeyed.iter().all(|&m| matchers[m].matches(live, recorded))
+                    })
         };
+        let used = &self.used;
         let found = slots.entries[slots.cursor..]
             .iter()
             .copied()
-            .find(|&i| !self.used[i] && answers(i));
+            .find(|&i| !used[i] && answers(i));
         if let Some(i) = found {
             self.used[i] = true;
             slots.last = Some(i);
@@ -191,18 +209,19 @@ pub(crate) struct Replayed {
     pub(crate) outcome: Result<Response>,
 }
 
-/// Rebuilds the recorded answer to `request` (named `METHOD URL` in errors).
+/// Rebuilds the recorded answer to `request` (`METHOD URL`, formatted only
+/// for an error).
 pub(crate) fn replay(
     interaction: &Interaction,
     url: &Url,
-    request: &str,
+    request: &dyn fmt::Display,
     timing: Timing,
     filters: &Filters,
 ) -> Replayed {
     if let Some(error) = &interaction.error {
         return Replayed {
             delay: None,
-            outcome: Err(rebuild_error(error, request)),
+            outcome: Err(rebuild_error(error, &request.to_string())),
         };
     }
     let Some(recorded) = &interaction.response else {
@@ -218,14 +237,19 @@ pub(crate) fn replay(
         let status = StatusCode::from_u16(recorded.status).map_err(|_| {
             Error::invalid(format!("{request}: invalid status {}", recorded.status))
         })?;
-        let mut headers = recorded.headers.clone();
-        if filters.restores() {
+        let restored_headers;
+        let headers = if filters.restores() {
+            let mut headers = recorded.headers.clone();
             for (_, values) in &mut headers.0 {
                 values.iter_mut().for_each(|v| {
                     filters.restore(v);
                 });
             }
-        }
+            restored_headers = headers;
+            &restored_headers
+        } else {
+            &recorded.headers
+        };
         let mut headers = headers
             .to_map()
             .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
@@ -236,7 +260,9 @@ pub(crate) fn replay(
                     .iter()
                     .map(|chunk| {
                         let item = match &chunk.data {
-                            ChunkData::Error(error) => Err(rebuild_error(error, request)),
+                            ChunkData::Error(error) => {
+                                Err(rebuild_error(error, &request.to_string()))
+                            }
                             data => data
                                 .to_bytes()
                                 .map(|b| restored(b.unwrap_or_default(), filters))

@@ -458,7 +458,7 @@ fn replayed(
     let head = super::replay::replay(
         interaction,
         request.url(),
-        name,
+        &name,
         shared.timing,
         &shared.filters,
     );

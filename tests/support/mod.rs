@@ -10,7 +10,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Everything the Python-backed tests need, installed together.
-pub const PYTHON_PACKAGES: &[&str] = &["httpbin", "gunicorn", "vcrpy", "requests", "websockets"];
+pub const PYTHON_PACKAGES: &[&str] = &[
+    "httpbin",
+    "gunicorn",
+    "vcrpy",
+    "requests",
+    "proxy.py",
+    "websockets",
+    "pproxy",
+];
 
 /// How long creating the environment and installing may take.
 const INSTALL_LIMIT: Duration = Duration::from_secs(900);
@@ -217,6 +225,40 @@ pub fn start_httpbin(python: &Python) -> (Running, String) {
         port,
     );
     (server, format!("http://127.0.0.1:{port}"))
+}
+
+/// Starts proxy.py (an HTTP proxy with CONNECT tunnels) on a free loopback
+/// port, asking for Basic credentials `user:password` when given; returns
+/// the running proxy and its port.
+pub fn start_proxy(python: &Python, credentials: Option<&str>) -> (Running, u16) {
+    let port = free_port();
+    let mut command = python.command();
+    command
+        .args(["-m", "proxy", "--hostname", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args([
+            "--num-workers",
+            "1",
+            "--num-acceptors",
+            "1",
+            "--log-level",
+            "WARNING",
+        ]);
+    if let Some(credentials) = credentials {
+        command.args(["--basic-auth", credentials]);
+    }
+    (start_server(&mut command, port), port)
+}
+
+/// Starts pproxy as a SOCKS5 proxy (no authentication) on a free loopback
+/// port; returns the running proxy and its port.
+pub fn start_socks_proxy(python: &Python) -> (Running, u16) {
+    let port = free_port();
+    let mut command = python.command();
+    command
+        .args(["-m", "pproxy", "-l"])
+        .arg(format!("socks5://127.0.0.1:{port}"));
+    (start_server(&mut command, port), port)
 }
 
 /// Sends `request` and reads its body as text, panicking with the error.

@@ -1426,53 +1426,44 @@ async fn json_body_lookups_find_their_interaction_out_of_order_and_replay_repeat
     };
     let client = player(on_json());
     // Key order and spacing do not matter; `1.0` is not `1`.
-    assert_eq!(
-        ask(&client, r#"{ "query": "c", "variables": {"n": 1.0} }"#)
-            .await
-            .unwrap(),
-        "answer 3"
-    );
-    assert_eq!(
-        ask(&client, r#"{"variables":{"all":true,"id":1},"query":"a"}"#)
-            .await
-            .unwrap(),
-        "answer 0"
-    );
-    assert_eq!(ask(&client, r#"{"query":"b"}"#).await.unwrap(), "answer 1");
-    assert_eq!(
-        ask(&client, r#"{"query":"a","variables":{"id":1,"all":true}}"#)
-            .await
-            .unwrap(),
-        "answer 2"
-    );
-    let err = ask(&client, r#"{"query":"a","variables":{"id":1,"all":true}}"#)
-        .await
-        .unwrap_err();
+    let a = r#"{"query":"a","variables":{"id":1,"all":true}}"#;
+    expect_answers(
+        &client,
+        &[
+            (r#"{ "query": "c", "variables": {"n": 1.0} }"#, "answer 3"),
+            (
+                r#"{"variables":{"all":true,"id":1},"query":"a"}"#,
+                "answer 0",
+            ),
+            (r#"{"query":"b"}"#, "answer 1"),
+            (a, "answer 2"),
+        ],
+    )
+    .await;
+    let err = ask(&client, a).await.unwrap_err();
     assert!(err.to_string().contains("already replayed"), "{err}");
 
     // With repeats, a used query answers again with its latest answer.
     let client = player(on_json().allow_playback_repeats(true));
-    for _ in 0..3 {
-        assert_eq!(ask(&client, r#"{"query":"b"}"#).await.unwrap(), "answer 1");
+    let b = r#"{"query":"b"}"#;
+    expect_answers(
+        &client,
+        &[
+            (b, "answer 1"),
+            (b, "answer 1"),
+            (a, "answer 0"),
+            (a, "answer 2"),
+            (a, "answer 2"),
+        ],
+    )
+    .await;
+}
+
+/// Asks each query in turn, checking each answer.
+async fn expect_answers(client: &Client, exchanges: &[(&str, &str)]) {
+    for (query, answer) in exchanges {
+        assert_eq!(ask(client, query).await.unwrap(), *answer, "for {query}");
     }
-    assert_eq!(
-        ask(&client, r#"{"query":"a","variables":{"all":true,"id":1}}"#)
-            .await
-            .unwrap(),
-        "answer 0"
-    );
-    assert_eq!(
-        ask(&client, r#"{"query":"a","variables":{"all":true,"id":1}}"#)
-            .await
-            .unwrap(),
-        "answer 2"
-    );
-    assert_eq!(
-        ask(&client, r#"{"query":"a","variables":{"all":true,"id":1}}"#)
-            .await
-            .unwrap(),
-        "answer 2"
-    );
 }
 
 #[tokio::test]

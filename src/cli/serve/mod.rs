@@ -10,7 +10,7 @@ use clap::Args;
 use url::Url;
 
 use super::proxy::{Relocate, ReverseProxy, TlsArgs, parse_upstream};
-use super::{fail, start, stop_signal};
+use super::{fail, start_with, stop_signal};
 use crate::cassette::import::{self, Format};
 use crate::cassette::{Cassette, CassetteReport, Environment, Match, Mode};
 use crate::engine::HyperEngine;
@@ -46,6 +46,17 @@ pub struct ServeArgs {
     /// Upstream TLS (with --upstream).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Let route files serve `file:` bodies from DIR too (by default only
+    /// from their own directory); may be given several times.
+    #[arg(long = "allow-body-files", value_name = "DIR")]
+    pub allow_body_files: Vec<PathBuf>,
+    /// How many recent requests the routes' journal keeps (older ones are
+    /// dropped and counted; call counts are kept apart).
+    #[arg(long, value_name = "N", default_value_t = crate::mock::DEFAULT_HISTORY_ENTRIES)]
+    pub journal_size: usize,
+    /// The socket's limits.
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
 }
 
 /// How `serve` matches live requests to recorded ones: method, path and
@@ -72,7 +83,13 @@ impl Served {
                 "nothing to serve: give one or more --routes FILE, a --cassette FILE, or both",
             ));
         }
-        let router = Router::new().without_drop_verification().with_not_found();
+        let router = args.allow_body_files.iter().fold(
+            Router::new()
+                .without_drop_verification()
+                .with_not_found()
+                .with_journal_limit(args.journal_size),
+            |router, dir| router.allow_body_files_from(dir),
+        );
         let mut what = Vec::new();
         for file in &args.routes {
             let ids = router.load_yaml_file(file)?;
@@ -127,7 +144,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(served) => served,
         Err(err) => return fail(&err),
     };
-    let server = match start(
+    let server = match start_with(
+        args.limits.server(),
         served.engine.clone(),
         &args.listen,
         &format!("serving {}", served.what),

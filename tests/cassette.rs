@@ -1390,3 +1390,143 @@ async fn a_retry_story_against_a_flaky_server_replays_attempt_for_attempt() {
         "the same three attempts"
     );
 }
+
+/// A GraphQL-style tape: every request is `POST /graphql` and only the body
+/// tells them apart; interaction `i` answers `answer i`. Query `a` was sent
+/// twice, so it has two answers in recorded order.
+fn graphql_tape(path: &Path) {
+    use wiretape::cassette::Interaction;
+    use wiretape::cassette::format::{BodyForm, Headers, RecordedRequest, RecordedResponse};
+    let bodies = [
+        r#"{"query":"a","variables":{"id":1,"all":true}}"#,
+        r#"{"query":"b"}"#,
+        r#"{"query":"a","variables":{"id":1,"all":true}}"#,
+        r#"{"query":"c","variables":{"n":1.0}}"#,
+    ];
+    let interactions = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| Interaction {
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "http://api.test/graphql".into(),
+                headers: Headers::default(),
+                body: BodyForm::from_bytes(body.as_bytes()),
+            },
+            response: Some(RecordedResponse {
+                status: 200,
+                headers: Headers::default(),
+                body: BodyForm::from_bytes(format!("answer {i}").as_bytes()),
+                latency_ms: None,
+            }),
+            error: None,
+            websocket: None,
+            recorded_at: None,
+        })
+        .collect();
+    Tape {
+        interactions,
+        ..Tape::default()
+    }
+    .save(path)
+    .unwrap();
+}
+
+async fn ask(client: &Client, body: &str) -> Result<String, Error> {
+    let response = client
+        .post("http://api.test/graphql")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    response.text().await
+}
+
+#[tokio::test]
+async fn json_body_lookups_find_their_interaction_out_of_order_and_replay_repeats_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graphql.yaml");
+    graphql_tape(&path);
+    let on_json = || {
+        builder(&path).mode(Mode::Replay).match_on([
+            Match::method(),
+            Match::uri(),
+            Match::json_body(),
+        ])
+    };
+    let client = player(on_json());
+    // Key order and spacing do not matter; `1.0` is not `1`.
+    let a = r#"{"query":"a","variables":{"id":1,"all":true}}"#;
+    expect_answers(
+        &client,
+        &[
+            (r#"{ "query": "c", "variables": {"n": 1.0} }"#, "answer 3"),
+            (
+                r#"{"variables":{"all":true,"id":1},"query":"a"}"#,
+                "answer 0",
+            ),
+            (r#"{"query":"b"}"#, "answer 1"),
+            (a, "answer 2"),
+        ],
+    )
+    .await;
+    let err = ask(&client, a).await.unwrap_err();
+    assert!(err.to_string().contains("already replayed"), "{err}");
+
+    // With repeats, a used query answers again with its latest answer.
+    let client = player(on_json().allow_playback_repeats(true));
+    let b = r#"{"query":"b"}"#;
+    expect_answers(
+        &client,
+        &[
+            (b, "answer 1"),
+            (b, "answer 1"),
+            (a, "answer 0"),
+            (a, "answer 2"),
+            (a, "answer 2"),
+        ],
+    )
+    .await;
+}
+
+/// Asks each query in turn, checking each answer.
+async fn expect_answers(client: &Client, exchanges: &[(&str, &str)]) {
+    for (query, answer) in exchanges {
+        assert_eq!(ask(client, query).await.unwrap(), *answer, "for {query}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_lookup_that_misses_reports_the_closest_body_and_its_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graphql.yaml");
+    graphql_tape(&path);
+    let client = player(builder(&path).mode(Mode::Replay).match_on([
+        Match::method(),
+        Match::uri(),
+        Match::json_body(),
+    ]));
+    let err = ask(&client, r#"{"query":"c","variables":{"n":1}}"#)
+        .await
+        .unwrap_err();
+    let Error::CassetteMiss(miss) = &err else {
+        panic!("expected a cassette miss, got {err}");
+    };
+    assert_eq!(miss.closest().len(), 3, "{err}");
+    assert_eq!(miss.closest()[0].failed, vec!["json body"], "{err}");
+    assert_eq!(miss.closest()[0].passed, vec!["method", "uri"], "{err}");
+    let diff = miss.diff().unwrap();
+    assert!(
+        diff.contains(r#"+{"query":"c","variables":{"n":1}}"#),
+        "{diff}"
+    );
+
+    // Byte matching tells apart what JSON matching does not.
+    let client = player(builder(&path).mode(Mode::Replay).match_on([
+        Match::method(),
+        Match::uri(),
+        Match::body(),
+    ]));
+    assert_eq!(ask(&client, r#"{"query":"b"}"#).await.unwrap(), "answer 1");
+    let err = ask(&client, r#"{ "query": "b" }"#).await.unwrap_err();
+    assert!(matches!(err, Error::CassetteMiss(_)), "{err}");
+}

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use url::Url;
 
 use super::format::{BodyForm, Headers, RecordedRequest};
+use crate::fingerprint;
 
 /// A request as matchers see it, live or recorded, after filters: method,
 /// URL, headers and body bytes.
@@ -115,9 +116,11 @@ type CustomFn = dyn Fn(&RequestParts, &RequestParts) -> bool + Send + Sync;
 /// One rule for whether a recorded request answers a live one.
 ///
 /// The default is [`Match::method`] and [`Match::uri`]. Matchers that compare
-/// the method and parts of the URL also build the replay index, so a lookup
-/// costs the same whatever the cassette's size; the others (headers, bodies,
-/// closures) are checked on the requests the index offers.
+/// the method, parts of the URL or the body also build the replay index (the
+/// body as a fingerprint of its bytes or JSON value), so a lookup costs the
+/// same whatever the cassette's size, even when every request shares one
+/// method and URI (GraphQL); the others (headers, closures) are checked on
+/// the requests the index offers.
 ///
 /// ```
 /// use wiretape::cassette::Match;
@@ -232,15 +235,39 @@ impl Match {
     /// This matcher's part of the index key, when it compares the method or
     /// the URL; `None` for the others.
     fn key_part(&self, method: &str, url: &Url) -> Option<String> {
-        Some(match &self.0 {
-            Rule::Method => method.to_ascii_uppercase(),
-            Rule::Uri => normalized_uri(url),
-            Rule::Scheme => url.scheme().to_string(),
-            Rule::Host => url.host_str().unwrap_or("").to_ascii_lowercase(),
-            Rule::Port => url.port_or_known_default().unwrap_or(0).to_string(),
-            Rule::Path => url.path().to_string(),
-            Rule::Query => sorted_query(url),
+        let mut part = String::new();
+        self.write_key_part(method, url, &mut part).then_some(part)
+    }
+
+    /// Appends this matcher's part of the index key to `key`, when it
+    /// compares the method or the URL; `false` (and nothing written) for
+    /// the others. Written in place: every lookup builds a key.
+    fn write_key_part(&self, method: &str, url: &Url, key: &mut String) -> bool {
+        match &self.0 {
+            Rule::Method => key.extend(method.chars().map(|c| c.to_ascii_uppercase())),
+            Rule::Uri => write_normalized_uri(url, key),
+            Rule::Scheme => key.push_str(url.scheme()),
+            Rule::Host => write_lowercase(url.host_str().unwrap_or(""), key),
+            Rule::Port => write_port(url, key),
+            Rule::Path => key.push_str(url.path()),
+            Rule::Query => write_sorted_query(url, key),
+            _ => return false,
+        }
+        true
+    }
+
+    /// This matcher's part of the index key that comes from the body: a
+    /// fingerprint of the bytes (or, for [`Match::json_body`], of the JSON
+    /// value when the body is JSON), so that equal bodies share a key.
+    fn body_key_part(&self, body: &[u8]) -> Option<String> {
+        let json = match &self.0 {
+            Rule::Body => None,
+            Rule::JsonBody => fingerprint::of_json_bytes(body),
             _ => return None,
+        };
+        Some(match json {
+            Some(hash) => format!("json {hash:016x}"),
+            None => format!("bytes {:016x}", fingerprint::of_bytes(body)),
         })
     }
 
@@ -252,6 +279,8 @@ impl Match {
         match &self.0 {
             Rule::Header(name) => live.headers.get(name) == recorded.headers.get(name),
             Rule::Body => live.body == recorded.body,
+            // The same bytes are the same value (or the same non-JSON).
+            Rule::JsonBody if live.body == recorded.body => true,
             Rule::JsonBody => {
                 let parse = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).ok();
                 match (parse(&live.body), parse(&recorded.body)) {
@@ -271,12 +300,14 @@ impl fmt::Debug for Match {
     }
 }
 
-/// The index key of a request under `matchers`: the parts of the method and
-/// URL they compare, joined.
-pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url) -> String {
-    let mut key = String::new();
+/// The index key of a request under `matchers`: the parts of the method,
+/// URL and body they compare, joined.
+pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url, body: &[u8]) -> String {
+    let mut key = String::with_capacity(64 + url.as_str().len());
     for matcher in matchers {
-        if let Some(part) = matcher.key_part(method, url) {
+        if matcher.write_key_part(method, url, &mut key) {
+            key.push('\n');
+        } else if let Some(part) = matcher.body_key_part(body) {
             key.push_str(&part);
             key.push('\n');
         }
@@ -284,37 +315,58 @@ pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url) -> String {
     key
 }
 
-/// Whether some matcher is not covered by the index key.
-pub(crate) fn needs_full_check(matchers: &[Match]) -> bool {
-    let probe = Url::parse("http://probe.invalid/").expect("a valid literal URL");
-    matchers.iter().any(|m| m.key_part("GET", &probe).is_none())
+/// Whether the index key needs the request body (some matcher compares it).
+pub(crate) fn keys_body(matchers: &[Match]) -> bool {
+    matchers.iter().any(|m| m.body_key_part(b"").is_some())
 }
 
-/// `scheme://host:port/path?sorted query`, the form URIs are compared in.
-fn normalized_uri(url: &Url) -> String {
-    let mut out = format!(
-        "{}://{}:{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or("").to_ascii_lowercase(),
-        url.port_or_known_default().unwrap_or(0),
-        url.path()
-    );
+impl Match {
+    /// Whether two requests with equal index keys pass this matcher: it
+    /// compares the method or a part of the URL, which the key holds
+    /// exactly (a body is only fingerprinted there).
+    pub(crate) fn covered_by_key(&self) -> bool {
+        let probe = Url::parse("http://probe.invalid/").expect("a valid literal URL");
+        self.write_key_part("GET", &probe, &mut String::new())
+    }
+}
+
+/// Appends `scheme://host:port/path?sorted query`, the form URIs are
+/// compared in.
+fn write_normalized_uri(url: &Url, out: &mut String) {
+    out.push_str(url.scheme());
+    out.push_str("://");
+    write_lowercase(url.host_str().unwrap_or(""), out);
+    out.push(':');
+    write_port(url, out);
+    out.push_str(url.path());
     if url.query().is_some() {
         out.push('?');
-        out.push_str(&sorted_query(url));
+        write_sorted_query(url, out);
     }
-    out
 }
 
-/// The query's pairs decoded, sorted and encoded one way, so that neither
-/// their order nor how a tool percent-encoded them (`%20` or `+`, `%41` or
-/// `A`) matters; the values themselves do (`+` is a space, `%2B` a plus).
-fn sorted_query(url: &Url) -> String {
-    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+fn write_lowercase(text: &str, out: &mut String) {
+    out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+}
+
+/// The port, the scheme's default when none is written.
+fn write_port(url: &Url, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{}", url.port_or_known_default().unwrap_or(0));
+}
+
+/// Appends the query's pairs decoded, sorted and encoded one way, so that
+/// neither their order nor how a tool percent-encoded them (`%20` or `+`,
+/// `%41` or `A`) matters; the values themselves do (`+` is a space, `%2B` a
+/// plus).
+fn write_sorted_query(url: &Url, out: &mut String) {
+    // Borrowed where nothing needed decoding: no allocation per pair.
+    let mut pairs: Vec<_> = url.query_pairs().collect();
     pairs.sort_unstable();
-    url::form_urlencoded::Serializer::new(String::new())
+    let start = out.len();
+    *out = url::form_urlencoded::Serializer::for_suffix(std::mem::take(out), start)
         .extend_pairs(pairs)
-        .finish()
+        .finish();
 }
 
 /// A cassette had no interaction for a request: the report a miss error

@@ -531,10 +531,15 @@ impl<E: Engine> Engine for Cassette<E> {
             let body: Bytes = request.take_body().collect().await?;
             let filters = Arc::new(record::request_filters(&request, &body, &shared.filters));
             let live = record::live_parts(&request, &body, &filters);
-            let name = request.to_string();
             if shared.replaying {
                 let found = shared.lookup(&live, |_, interaction| {
-                    replay::replay(interaction, request.url(), &name, shared.timing, &filters)
+                    replay::replay(
+                        interaction,
+                        request.url(),
+                        &request,
+                        shared.timing,
+                        &filters,
+                    )
                 });
                 match found {
                     Some(Ok(replayed)) => {

@@ -1,7 +1,7 @@
 //! Replay: the index that finds a recorded interaction in about constant time,
 //! and the response (or error) rebuilt from it.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +10,7 @@ use url::Url;
 
 use super::filter::Filters;
 use super::format::{BodyForm, ChunkData, Interaction, RecordedError};
-use super::matching::{Match, RequestParts, index_key, needs_full_check};
+use super::matching::{Match, RequestParts, index_key, keys_body};
 use crate::{Body, Error, Response, Result};
 
 /// How replay paces responses. Every wait goes through `tokio::time`, so a
@@ -41,13 +41,23 @@ impl Timing {
     }
 }
 
-/// Recorded interactions by index key (method and the URL parts the
-/// matchers compare), each key's interactions in recorded order.
+/// A map hashed with foldhash: every lookup hashes a key of the length of
+/// a URL, where SipHash's cost showed in profiles.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Recorded interactions by index key (method, the URL parts the matchers
+/// compare and, with a body matcher, the body's fingerprint), each key's
+/// interactions in recorded order.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     keys: HashMap<String, Slots>,
     used: Vec<bool>,
-    full_check: bool,
+    /// The positions of the matchers the key does not cover exactly, which
+    /// a lookup checks on what the key offers.
+    unkeyed: Vec<usize>,
+    /// The recorded requests the full check has compared, as matchers see
+    /// them (`None`: invalid), so that no lookup parses one twice.
+    parts: HashMap<usize, Option<RequestParts>>,
 }
 
 #[derive(Debug, Default)]
@@ -71,7 +81,9 @@ impl Index {
     /// Indexes `interactions`, which [`validate`] has checked (reading a
     /// file does); the error names an interaction whose URI does not parse.
     pub(crate) fn build(interactions: &[Interaction], matchers: &[Match]) -> Result<Index, String> {
-        let mut keys: HashMap<String, Slots> = HashMap::with_capacity(interactions.len());
+        let mut keys: HashMap<String, Slots> =
+            HashMap::with_capacity_and_hasher(interactions.len(), Default::default());
+        let body_keyed = keys_body(matchers);
         for (i, interaction) in interactions.iter().enumerate() {
             let request = &interaction.request;
             // Checked by `validate` when the file was read; only the key is
@@ -82,7 +94,11 @@ impl Index {
                     request.uri
                 )
             })?;
-            keys.entry(index_key(matchers, &request.method, &url))
+            let body = match (&request.body, body_keyed) {
+                (Some(body), true) => body.to_bytes()?,
+                _ => Bytes::new(),
+            };
+            keys.entry(index_key(matchers, &request.method, &url, &body))
                 .or_default()
                 .entries
                 .push(i);
@@ -90,7 +106,10 @@ impl Index {
         Ok(Index {
             keys,
             used: vec![false; interactions.len()],
-            full_check: needs_full_check(matchers),
+            unkeyed: (0..matchers.len())
+                .filter(|&m| !matchers[m].covered_by_key())
+                .collect(),
+            parts: HashMap::default(),
         })
     }
 
@@ -103,24 +122,29 @@ impl Index {
         matchers: &[Match],
         repeats: bool,
     ) -> Lookup {
-        let key = index_key(matchers, live.method(), live.url());
+        let key = index_key(matchers, live.method(), live.url(), live.body());
         let Some(slots) = self.keys.get_mut(&key) else {
             return Lookup::Miss;
         };
         while slots.cursor < slots.entries.len() && self.used[slots.entries[slots.cursor]] {
             slots.cursor += 1;
         }
-        let full_check = self.full_check;
-        let answers = |i: usize| {
-            !full_check
-                || RequestParts::from_recorded(&interactions[i].request)
-                    .map(|recorded| matchers.iter().all(|m| m.matches(live, &recorded)))
-                    .unwrap_or(false)
+        let (unkeyed, parts) = (&self.unkeyed, &mut self.parts);
+        let mut answers = |i: usize| {
+            unkeyed.is_empty()
+                || parts
+                    .entry(i)
+                    .or_insert_with(|| RequestParts::from_recorded(&interactions[i].request).ok())
+                    .as_ref()
+                    .is_some_and(|recorded| {
+                        unkeyed.iter().all(|&m| matchers[m].matches(live, recorded))
+                    })
         };
+        let used = &self.used;
         let found = slots.entries[slots.cursor..]
             .iter()
             .copied()
-            .find(|&i| !self.used[i] && answers(i));
+            .find(|&i| !used[i] && answers(i));
         if let Some(i) = found {
             self.used[i] = true;
             slots.last = Some(i);
@@ -230,18 +254,19 @@ pub(crate) struct Replayed {
     pub(crate) outcome: Result<Response>,
 }
 
-/// Rebuilds the recorded answer to `request` (named `METHOD URL` in errors).
+/// Rebuilds the recorded answer to `request` (`METHOD URL`, formatted only
+/// for an error).
 pub(crate) fn replay(
     interaction: &Interaction,
     url: &Url,
-    request: &str,
+    request: &dyn fmt::Display,
     timing: Timing,
     filters: &Filters,
 ) -> Replayed {
     if let Some(error) = &interaction.error {
         return Replayed {
             delay: None,
-            outcome: Err(rebuild_error(error, request)),
+            outcome: Err(rebuild_error(error, &request.to_string())),
         };
     }
     let Some(recorded) = &interaction.response else {
@@ -257,14 +282,19 @@ pub(crate) fn replay(
         let status = StatusCode::from_u16(recorded.status).map_err(|_| {
             Error::invalid(format!("{request}: invalid status {}", recorded.status))
         })?;
-        let mut headers = recorded.headers.clone();
-        if filters.restores() {
+        let restored_headers;
+        let headers = if filters.restores() {
+            let mut headers = recorded.headers.clone();
             for (_, values) in &mut headers.0 {
                 values.iter_mut().for_each(|v| {
                     filters.restore(v);
                 });
             }
-        }
+            restored_headers = headers;
+            &restored_headers
+        } else {
+            &recorded.headers
+        };
         let mut headers = headers
             .to_map()
             .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
@@ -275,7 +305,9 @@ pub(crate) fn replay(
                     .iter()
                     .map(|chunk| {
                         let item = match &chunk.data {
-                            ChunkData::Error(error) => Err(rebuild_error(error, request)),
+                            ChunkData::Error(error) => {
+                                Err(rebuild_error(error, &request.to_string()))
+                            }
                             data => data
                                 .to_bytes()
                                 .map(|b| restored(b.unwrap_or_default(), filters))
@@ -348,4 +380,48 @@ fn chunk_stream(items: Vec<(Option<Duration>, Result<Bytes>)>) -> Body {
         Some((item, (items, Some(start), ended)))
     });
     Body::from_chunk_stream(Box::pin(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::format::{Headers, RecordedRequest, RecordedResponse};
+
+    fn graphql(i: usize) -> Interaction {
+        let body = format!(r#"{{"query":"user","variables":{{"id":{}}}}}"#, i % 500);
+        Interaction {
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "http://api.test/graphql".into(),
+                headers: Headers::default(),
+                body: BodyForm::from_bytes(body.as_bytes()),
+            },
+            response: Some(RecordedResponse {
+                status: 200,
+                headers: Headers::default(),
+                body: None,
+                latency_ms: None,
+            }),
+            error: None,
+            websocket: None,
+            recorded_at: None,
+        }
+    }
+
+    #[test]
+    fn body_matchers_key_the_index_by_body_so_a_lookup_offers_only_equal_bodies() {
+        let interactions: Vec<Interaction> = (0..1_000).map(graphql).collect();
+        let uri_only = [Match::method(), Match::uri()];
+        let index = Index::build(&interactions, &uri_only).unwrap();
+        assert_eq!(index.keys.len(), 1);
+        for matchers in [
+            [Match::method(), Match::uri(), Match::body()],
+            [Match::method(), Match::uri(), Match::json_body()],
+        ] {
+            let index = Index::build(&interactions, &matchers).unwrap();
+            // 500 distinct bodies, each sent twice.
+            assert_eq!(index.keys.len(), 500);
+            assert!(index.keys.values().all(|slots| slots.entries.len() == 2));
+        }
+    }
 }

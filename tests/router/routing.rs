@@ -208,3 +208,111 @@ fn routers_routes_and_guards_cross_threads() {
     shared::<wiretape::mock::JournalEntry>();
     sendable::<wiretape::mock::RouteGuard>();
 }
+
+/// POSTs `body` to `/graphql` and gives back the answer's text.
+async fn post_graphql(client: &wiretape::Client, body: &str) -> String {
+    let response = client
+        .post("/graphql")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn many_exact_body_routes_on_one_path_each_answer_their_own_body() {
+    let router = Router::new();
+    for i in 0..200 {
+        router.mock(
+            Route::given(method("POST"))
+                .and(path("/graphql"))
+                .and(body_json(&serde_json::json!({"query": "user", "id": i})))
+                .respond_with(text(format!("json {i}"))),
+        );
+    }
+    router.mock(
+        Route::given(method("POST"))
+            .and(path("/graphql"))
+            .and(body_string("ping"))
+            .respond_with(text("pong")),
+    );
+    let client = client(&router);
+    for i in [0, 117, 199] {
+        let body = format!(r#"{{ "id": {i}, "query": "user" }}"#);
+        assert_eq!(post_graphql(&client, &body).await, format!("json {i}"));
+    }
+    assert_eq!(post_graphql(&client, "ping").await, "pong");
+    // `1.0` is not `1`: no route matches, and the report still weighs them
+    // all, closest first.
+    let err = client
+        .post("/graphql")
+        .body(r#"{"query":"user","id":1.0}"#)
+        .send()
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("none of its 201 routes matched"), "{text}");
+    assert!(
+        text.contains(r#"body is JSON {"id":1,"query":"user"}"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn body_routes_keep_priority_and_registration_order_with_scanned_ones() {
+    let router = Router::new();
+    let graphql = || Route::given(method("POST")).and(path("/graphql"));
+    let query = serde_json::json!({"query": "me"});
+    // Registered first, same priority: the partial (scanned within the
+    // path) route wins over the exact one registered after it.
+    router.mock(
+        graphql()
+            .and(body_partial_json(&query))
+            .respond_with(text("partial")),
+    );
+    router.mock(graphql().and(body_json(&query)).respond_with(text("exact")));
+    router.mock(
+        graphql()
+            .and(body_json(&query))
+            .respond_with(text("exact, second")),
+    );
+    let client = client(&router);
+    assert_eq!(post_graphql(&client, r#"{"query":"me"}"#).await, "partial");
+
+    // A lower priority number wins whatever the order.
+    router.mock(
+        graphql()
+            .and(body_json(&query))
+            .priority(1)
+            .respond_with(text("urgent")),
+    );
+    assert_eq!(post_graphql(&client, r#"{"query":"me"}"#).await, "urgent");
+
+    // Among exact routes of one body, the first registered wins; when it
+    // stops answering, the next one does.
+    let router = Router::new();
+    router.mock(
+        graphql()
+            .and(body_json(&query))
+            .up_to_n_times(1)
+            .respond_with(text("first")),
+    );
+    router.mock(
+        graphql()
+            .and(body_json(&query))
+            .respond_with(text("second")),
+    );
+    router.mock(
+        Route::given(body_regex("me"))
+            .priority(9)
+            .respond_with(text("regex")),
+    );
+    let client = crate::client(&router);
+    assert_eq!(post_graphql(&client, r#"{"query":"me"}"#).await, "first");
+    assert_eq!(post_graphql(&client, r#"{"query": "me"}"#).await, "second");
+    assert_eq!(
+        post_graphql(&client, r#"{"query":"me","x":1}"#).await,
+        "regex"
+    );
+}

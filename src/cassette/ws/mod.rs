@@ -460,7 +460,7 @@ fn replayed(
     name: &str,
     filters: &Arc<Filters>,
 ) -> Result<Opened> {
-    let head = super::replay::replay(interaction, request.url(), name, shared.timing, filters);
+    let head = super::replay::replay(interaction, request.url(), &name, shared.timing, filters);
     let response = match head.outcome {
         Ok(response) => response,
         Err(error) => return Ok((head.delay, Err(error))),

@@ -1,17 +1,23 @@
 //! The route index: method → path-segment trie, so that finding the routes
-//! that can match a request does not cost one check per registered route.
+//! that can match a request does not cost one check per registered route;
+//! at each end of the trie, routes that want an exact body (bytes or JSON)
+//! are filed by the body's fingerprint, so that many routes on one method
+//! and path (GraphQL, JSON-RPC) do not cost one check each either.
 //!
 //! Routes with a literal method and a literal or templated path live in the
 //! trie; every other route is scanned. Lookups give candidate positions in
 //! the router's table (sorted by priority, then registration), which the
 //! router then checks in full.
 
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 use http::Method;
 
+use super::matchers::BodyKey;
 use super::route::Entry;
 use super::template::Segment;
+use crate::fingerprint;
 
 /// A map hashed with foldhash: lookups hash a method and short path segments
 /// on every request, where SipHash's cost showed in profiles.
@@ -29,9 +35,64 @@ struct Node {
     literal: HashMap<Box<str>, Node>,
     param: Option<Box<Node>>,
     /// Routes whose template ends in a catch-all at this node.
-    catch_all: Vec<usize>,
+    catch_all: Bucket,
     /// Routes whose template ends exactly at this node.
-    end: Vec<usize>,
+    end: Bucket,
+}
+
+/// Routes that end at one place in the trie.
+#[derive(Default, Clone)]
+struct Bucket {
+    /// Those that may match any body (as far as the index knows).
+    any: Vec<usize>,
+    /// Those that want an exact body, by its fingerprint.
+    by_body: HashMap<BodyKey, Vec<usize>>,
+}
+
+impl Bucket {
+    fn push(&mut self, position: usize, body: Option<BodyKey>) {
+        match body {
+            Some(key) => self.by_body.entry(key).or_default().push(position),
+            None => self.any.push(position),
+        }
+    }
+
+    fn collect(&self, body: &RequestBody<'_>, out: &mut Vec<usize>) {
+        out.extend_from_slice(&self.any);
+        if self.by_body.is_empty() {
+            return;
+        }
+        for key in [Some(body.bytes_key()), body.json_key()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(positions) = self.by_body.get(&key) {
+                out.extend_from_slice(positions);
+            }
+        }
+    }
+}
+
+/// A request body's fingerprints, computed on first use: most lookups never
+/// reach a route that wants an exact body.
+struct RequestBody<'a> {
+    bytes: &'a [u8],
+    bytes_key: OnceCell<BodyKey>,
+    json_key: OnceCell<Option<BodyKey>>,
+}
+
+impl RequestBody<'_> {
+    fn bytes_key(&self) -> BodyKey {
+        *self
+            .bytes_key
+            .get_or_init(|| BodyKey::Bytes(fingerprint::of_bytes(self.bytes)))
+    }
+
+    fn json_key(&self) -> Option<BodyKey> {
+        *self
+            .json_key
+            .get_or_init(|| fingerprint::of_json_bytes(self.bytes).map(BodyKey::Json))
+    }
 }
 
 impl Index {
@@ -57,19 +118,31 @@ impl Index {
                 Segment::Literal(text) => node.literal.entry(text.clone()).or_default(),
                 Segment::Param(_) => node.param.get_or_insert_with(Default::default),
                 Segment::CatchAll(_) => {
-                    node.catch_all.push(position);
+                    node.catch_all.push(position, route.body);
                     return;
                 }
             };
         }
-        node.end.push(position);
+        node.end.push(position, route.body);
     }
 
     /// Appends to `out` the positions of every route that may match a
-    /// request with `method` and (percent-encoded) `path`, in table order.
-    pub(crate) fn candidates(&self, method: &Method, path: &str, out: &mut Vec<usize>) {
+    /// request with `method`, (percent-encoded) `path` and `body`, in table
+    /// order.
+    pub(crate) fn candidates(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        out: &mut Vec<usize>,
+    ) {
         if let (Some(root), Some(rest)) = (self.by_method.get(method), path.strip_prefix('/')) {
-            root.collect(Some(rest), out);
+            let body = RequestBody {
+                bytes: body,
+                bytes_key: OnceCell::new(),
+                json_key: OnceCell::new(),
+            };
+            root.collect(Some(rest), &body, out);
         }
         out.extend_from_slice(&self.scanned);
         out.sort_unstable();
@@ -77,10 +150,10 @@ impl Index {
 }
 
 impl Node {
-    fn collect(&self, rest: Option<&str>, out: &mut Vec<usize>) {
-        out.extend_from_slice(&self.catch_all);
+    fn collect(&self, rest: Option<&str>, body: &RequestBody<'_>, out: &mut Vec<usize>) {
+        self.catch_all.collect(body, out);
         let Some(rest) = rest else {
-            out.extend_from_slice(&self.end);
+            self.end.collect(body, out);
             return;
         };
         let (part, tail) = match rest.split_once('/') {
@@ -88,10 +161,10 @@ impl Node {
             None => (rest, None),
         };
         if let Some(child) = self.literal.get(part) {
-            child.collect(tail, out);
+            child.collect(tail, body, out);
         }
         if let (Some(child), false) = (&self.param, part.is_empty()) {
-            child.collect(tail, out);
+            child.collect(tail, body, out);
         }
     }
 }
@@ -112,8 +185,12 @@ mod tests {
     }
 
     fn found(index: &Index, method: Method, path: &str) -> Vec<usize> {
+        found_with(index, method, path, "")
+    }
+
+    fn found_with(index: &Index, method: Method, path: &str, body: &str) -> Vec<usize> {
         let mut out = Vec::new();
-        index.candidates(&method, path, &mut out);
+        index.candidates(&method, path, body.as_bytes(), &mut out);
         out
     }
 
@@ -135,5 +212,28 @@ mod tests {
         assert_eq!(found(&index, Method::GET, "/users/"), vec![4]);
         assert_eq!(found(&index, Method::GET, "/"), vec![4, 5]);
         assert_eq!(found(&index, Method::DELETE, "/users"), vec![4]);
+    }
+
+    #[test]
+    fn exact_bodies_are_found_by_fingerprint_and_the_rest_are_offered_to_all() {
+        let graphql = || Route::given(method("POST")).and(path("/graphql"));
+        let index = index(vec![
+            graphql().and(body_json(&serde_json::json!({"query": "a", "n": 1}))),
+            graphql().and(body_string(r#"{"query":"b"}"#)),
+            graphql().and(body_partial_json(&serde_json::json!({"query": "a"}))),
+            graphql().and(body_bytes(&b"\x00\x01"[..])),
+            graphql().and(body_json(&serde_json::json!({"query": "b"}))),
+            Route::given(method("POST"))
+                .and(path("/rpc/{*rest}"))
+                .and(body_string("ping")),
+        ]);
+        let post = |path, body| found_with(&index, Method::POST, path, body);
+        assert_eq!(post("/graphql", r#"{ "n": 1, "query": "a" }"#), vec![0, 2]);
+        // Bytes and JSON fingerprints are both looked up.
+        assert_eq!(post("/graphql", r#"{"query":"b"}"#), vec![1, 2, 4]);
+        assert_eq!(post("/graphql", "\u{0}\u{1}"), vec![2, 3]);
+        assert_eq!(post("/graphql", "not json"), vec![2]);
+        assert_eq!(post("/rpc/a/b", "ping"), vec![5]);
+        assert_eq!(post("/rpc/a/b", "pong"), Vec::<usize>::new());
     }
 }

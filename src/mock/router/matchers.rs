@@ -27,7 +27,7 @@ use http::{HeaderName, Method};
 use serde_json::Value;
 
 use super::template::PathTemplate;
-use crate::Request;
+use crate::{Request, fingerprint};
 
 /// A check on a request. Implement it for matchers of your own, or use
 /// [`matching`] for a closure.
@@ -62,6 +62,16 @@ pub(crate) enum Hint {
     None,
     Method(Method),
     Path(Arc<PathTemplate>),
+    /// The fingerprint of the body an exact body matcher wants.
+    Body(BodyKey),
+}
+
+/// The fingerprint ([`crate::fingerprint`]) of an exact body: of its bytes,
+/// or of its JSON value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum BodyKey {
+    Bytes(u64),
+    Json(u64),
 }
 
 /// A request matcher: one of the functions of this module, a combination
@@ -637,7 +647,9 @@ fn basic_credentials(request: &Request) -> Option<String> {
 
 // ------------------------------------------------------------------------- body
 
-fn body(request: &Request) -> &[u8] {
+/// The request's body bytes, as every body matcher sees them (empty when
+/// the body is a stream the router has not buffered).
+pub(crate) fn body(request: &Request) -> &[u8] {
     request.body().as_bytes().map(|b| &b[..]).unwrap_or(&[])
 }
 
@@ -690,9 +702,11 @@ pub fn body_bytes(bytes: impl Into<Bytes>) -> Matcher {
     let wanted: Bytes = bytes.into();
     let expected = String::from_utf8_lossy(&wanted).into_owned();
     let description = format!("body is {} bytes exactly", wanted.len());
+    let hint = Hint::Body(BodyKey::Bytes(fingerprint::of_bytes(&wanted)));
     Matcher::from(
         Check::new(description, move |r| body(r) == &wanted[..]).diffed(expected, body_text),
     )
+    .with_hint(hint)
 }
 
 /// The body is exactly this text.
@@ -700,9 +714,11 @@ pub fn body_string(text: impl Into<String>) -> Matcher {
     let text = text.into();
     let description = format!("body is {:?}", shorten(&text));
     let expected = text.clone();
+    let hint = Hint::Body(BodyKey::Bytes(fingerprint::of_bytes(text.as_bytes())));
     Matcher::from(
         Check::new(description, move |r| body(r) == text.as_bytes()).diffed(expected, body_text),
     )
+    .with_hint(hint)
 }
 
 /// The body contains this text.
@@ -774,12 +790,18 @@ fn json_check<T: serde::Serialize + ?Sized>(value: &T, partial: bool) -> Matcher
     let description = format!("{what} {}", shorten(&wanted.to_string()));
     let expected = pretty(&wanted);
     let shape = partial.then(|| wanted.clone());
+    // An exact match can be looked up by fingerprint; a partial one cannot.
+    let hint = match partial {
+        false => Hint::Body(BodyKey::Json(fingerprint::of_json(&wanted))),
+        true => Hint::None,
+    };
     Matcher::from(
         Check::new(description, move |r| {
             serde_json::from_slice::<Value>(body(r)).is_ok_and(|have| test(&wanted, &have))
         })
         .diffed(expected, move |r| body_json_text(r, shape.as_ref())),
     )
+    .with_hint(hint)
 }
 
 /// Whether `have` contains `want` in the sense of [`body_partial_json`].

@@ -557,9 +557,12 @@ impl Router {
         socket: bool,
         candidates: &mut Vec<usize>,
     ) -> Option<Arc<Entry>> {
-        table
-            .index
-            .candidates(request.method(), request.url().path(), candidates);
+        table.index.candidates(
+            request.method(),
+            request.url().path(),
+            matchers::body(request),
+            candidates,
+        );
         for &position in candidates.iter() {
             let route = &table.routes[position];
             if route.socket.is_some() != socket || !route.has_capacity() || !route.matches(request)

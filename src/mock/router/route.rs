@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use http::Method;
 
 use super::expect::Times;
-use super::matchers::{Hint, Matcher};
+use super::matchers::{BodyKey, Hint, Matcher};
 use super::responders::{Responder, status};
 use super::socket::Socket;
 use super::template::PathTemplate;
@@ -247,6 +247,8 @@ pub(crate) struct Entry {
     pub(crate) template: Option<Arc<PathTemplate>>,
     /// Method and path, when both are literal enough to index.
     pub(crate) key: Option<(Method, Arc<PathTemplate>)>,
+    /// The fingerprint of the exact body the route wants, if it wants one.
+    pub(crate) body: Option<BodyKey>,
     pub(crate) hits: AtomicUsize,
 }
 
@@ -255,10 +257,12 @@ impl Entry {
         let problem = route.problem();
         let mut method = None;
         let mut template = None;
+        let mut body = None;
         for matcher in &route.matchers {
             match matcher.hint() {
                 Hint::Method(m) if method.is_none() => method = Some(m.clone()),
                 Hint::Path(t) if template.is_none() => template = Some(t.clone()),
+                Hint::Body(key) if body.is_none() => body = Some(*key),
                 _ => {}
             }
         }
@@ -275,6 +279,7 @@ impl Entry {
             id,
             label: label.into(),
             key: method.zip(template.clone()),
+            body,
             template,
             matchers: route.matchers,
             responder: route.responder.unwrap_or_else(|| status(200)),

@@ -39,6 +39,7 @@ pub mod cassette;
 pub mod client;
 pub mod engine;
 mod error;
+pub mod fault;
 pub mod mock;
 pub mod plugins;
 mod request;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wiretape::cassette::{Cassette, Environment, Match, Mode};
 use wiretape::engine::Engine;
+use wiretape::fault::{FaultPlan, Faulty};
 use wiretape::mock::{MockEngine, Router};
 use wiretape::{Error, Result, server};
 
@@ -48,6 +49,10 @@ enum Command {
         /// instead of once each in recorded order.
         #[arg(long)]
         repeat: bool,
+        /// A YAML fault plan acted on the wire in front of everything served
+        /// (resets, empty replies, malformed chunks, slow bodies, …).
+        #[arg(long, value_name = "FILE")]
+        faults: Option<PathBuf>,
     },
 }
 
@@ -61,8 +66,22 @@ async fn main() -> ExitCode {
             routes,
             cassette,
             repeat,
+            faults,
         } => match build_serve_engine(&routes, cassette, repeat) {
-            Ok((engine, what)) => run(engine, &listen, &what).await,
+            Ok((engine, what)) => match faults {
+                None => run(engine, &listen, &what).await,
+                Some(file) => match FaultPlan::from_yaml_file(&file) {
+                    Ok(plan) => {
+                        let what = format!(
+                            "{what} with faults from {} (seed {})",
+                            file.display(),
+                            plan.seed()
+                        );
+                        run(Faulty::new(engine, plan), &listen, &what).await
+                    }
+                    Err(err) => Err(err),
+                },
+            },
             Err(err) => Err(err),
         },
     };

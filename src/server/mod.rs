@@ -35,6 +35,7 @@ use url::Url;
 
 use crate::body::from_http_body;
 use crate::engine::{Engine, classify};
+use crate::fault::wire::{WireControl, WireIo};
 use crate::mock::lock;
 use crate::ws::{CloseFrame, Frame, WsConfig, tungstenite as ws_bridge};
 use crate::{Body, Error, ErrorKind, Request, Response, Result};
@@ -253,20 +254,25 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
         open.spawn(async move {
-            let service = service_fn(move |request| handle(shared.clone(), request));
+            // Faults reach the raw socket through the wrapper's control.
+            let service = |wire: WireControl| {
+                service_fn(move |request| handle(shared.clone(), wire.clone(), request))
+            };
             match acceptor {
                 Some(acceptor) => {
                     // A client that fails the handshake just goes away.
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    let (io, wire) = WireIo::new(tls);
                     let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                        builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
                     let _ = watcher.watch(connection.into_owned()).await;
                 }
                 None => {
+                    let (io, wire) = WireIo::new(tcp);
                     let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                        builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
                     let _ = watcher.watch(connection.into_owned()).await;
                 }
             }
@@ -284,6 +290,7 @@ async fn accept_loop(
 
 async fn handle(
     shared: Arc<Shared>,
+    wire: WireControl,
     mut incoming: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>> {
     let websocket = is_websocket_upgrade(&incoming);
@@ -299,6 +306,7 @@ async fn handle(
     let mut request = Request::new(parts.method, url);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
+    request.extensions_mut().insert(wire);
     let name = request.to_string();
 
     if let Some(on_upgrade) = on_upgrade {

@@ -256,3 +256,47 @@ pub fn assert_mentions(text: &str, parts: &[&str]) {
         assert!(text.contains(part), "{part:?} is missing from:\n{text}");
     }
 }
+
+/// `curl`, installed with apt-get when it is missing and the tests run as
+/// root (as in CI). `None`, with one line on stderr, when it cannot be had;
+/// a panic instead when `CI` is set, so that CI never skips silently.
+pub fn curl() -> Option<PathBuf> {
+    let found = || {
+        Command::new("curl")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if found() {
+        return Some(PathBuf::from("curl"));
+    }
+    let _in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if root {
+        let deadline = Instant::now() + INSTALL_LIMIT;
+        let _ = run(Command::new("apt-get").arg("update"), deadline);
+        if let Err(why) = run(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "curl"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            deadline,
+        ) {
+            eprintln!("apt-get could not install curl: {why}");
+        }
+        if found() {
+            return Some(PathBuf::from("curl"));
+        }
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "curl is not installed and could not be installed (CI is set, so this is a failure)"
+        );
+    }
+    eprintln!("curl is not installed (and not root to install it): skipping a test that needs it");
+    None
+}

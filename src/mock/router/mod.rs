@@ -29,7 +29,7 @@
 //! ```
 
 mod expect;
-mod file;
+pub(crate) mod file;
 mod index;
 mod journal;
 pub mod matchers;
@@ -54,6 +54,7 @@ pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
 use super::MockEngine;
 use super::engine::lock;
 use crate::engine::{BoxFuture, Capabilities, Engine};
+use crate::fault::{Call, FaultPlan, act_http};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
 
@@ -91,6 +92,7 @@ struct Shared {
     journal: Mutex<Vec<JournalEntry>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
+    faults: RwLock<Option<FaultPlan>>,
     not_found: AtomicBool,
     verify_on_drop: AtomicBool,
 }
@@ -127,6 +129,7 @@ impl Router {
                 journal: Mutex::new(Vec::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
+                faults: RwLock::new(None),
                 not_found: AtomicBool::new(false),
                 verify_on_drop: AtomicBool::new(true),
             }),
@@ -206,6 +209,20 @@ impl Router {
             removed = routes.len() != before;
         });
         removed
+    }
+
+    /// Puts a fault plan in front of every request the router answers
+    /// (routes, misses and the fallback alike); see [`crate::fault`].
+    ///
+    /// ```
+    /// use wiretape::{fault::{Fault, FaultPlan}, mock::Router};
+    ///
+    /// let router = Router::new().with_faults(FaultPlan::every(10, Fault::Reset));
+    /// # let _ = router;
+    /// ```
+    pub fn with_faults(self, plan: impl Into<FaultPlan>) -> Router {
+        write(&self.shared.faults, Some(plan.into()));
+        self
     }
 
     /// Removes every route, empties the journal and resets every scenario.
@@ -358,6 +375,12 @@ impl Router {
     ///       then: repeat_last       # or cycle, fail
     ///   - request: {path_prefix: /down}
     ///     response: {error: reset}  # or refused, hang
+    ///   - request: {path: /pay}
+    ///     faults: {sequence: [reset, 503, ok]}   # a fault rule (see fault plan files)
+    /// seed: 42                      # optional: the seed of the faults below
+    /// faults:                       # optional: a plan on the whole router
+    ///   - every: 10
+    ///     fault: empty_reply
     /// ```
     ///
     /// ```
@@ -370,7 +393,7 @@ impl Router {
     /// assert!(err.to_string().contains("routes.yaml:2:"), "{err}");
     /// ```
     pub fn load_yaml_str(&self, text: &str, origin: &Path) -> Result<Vec<RouteId>> {
-        let routes = file::parse(text, origin)?;
+        let (routes, faults) = file::parse(text, origin)?;
         let mut problems = Vec::new();
         for (at, route) in routes.iter().enumerate() {
             if let Some(problem) = route.problem() {
@@ -383,6 +406,9 @@ impl Router {
                 origin.display(),
                 problems.join("; ")
             )));
+        }
+        if let Some(plan) = faults {
+            write(&self.shared.faults, Some(plan));
         }
         Ok(routes.into_iter().map(|route| self.insert(route)).collect())
     }
@@ -528,36 +554,45 @@ impl Drop for Shared {
     }
 }
 
+impl Router {
+    /// Routes one request (the router's plan, if any, has already spoken).
+    async fn answer(&self, mut request: Request) -> Result<Response> {
+        if request.body().is_stream() {
+            let body = request.take_body().buffered().await?;
+            *request.body_mut() = body;
+        }
+        let table = read(&self.shared.table);
+        if let Some(broken) = &table.broken {
+            return Err(Error::invalid(format!(
+                "the router has routes that could not be built: {broken}"
+            )));
+        }
+        let Some(route) = self.find(&table, &request) else {
+            return self.miss(table, request).await;
+        };
+        let reply = route.responder.respond(&Context {
+            request: &request,
+            template: route.template.as_deref(),
+            route: &route.label,
+        });
+        self.record(
+            request,
+            Answer::Route {
+                id: route.id,
+                label: route.label.clone(),
+            },
+        );
+        reply.into_response().await
+    }
+}
+
 impl Engine for Router {
-    fn execute(&self, mut request: Request) -> BoxFuture<'_, Result<Response>> {
-        Box::pin(async move {
-            if request.body().is_stream() {
-                let body = request.take_body().buffered().await?;
-                *request.body_mut() = body;
-            }
-            let table = read(&self.shared.table);
-            if let Some(broken) = &table.broken {
-                return Err(Error::invalid(format!(
-                    "the router has routes that could not be built: {broken}"
-                )));
-            }
-            let Some(route) = self.find(&table, &request) else {
-                return self.miss(table, request).await;
-            };
-            let reply = route.responder.respond(&Context {
-                request: &request,
-                template: route.template.as_deref(),
-                route: &route.label,
-            });
-            self.record(
-                request,
-                Answer::Route {
-                    id: route.id,
-                    label: route.label.clone(),
-                },
-            );
-            reply.into_response().await
-        })
+    fn execute(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
+        if let Some(hit) = read(&self.shared.faults).and_then(|plan| plan.decide(&request)) {
+            let call = Call::of(&request);
+            return Box::pin(act_http(hit, call, self.answer(request)));
+        }
+        Box::pin(self.answer(request))
     }
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {

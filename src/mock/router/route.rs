@@ -11,6 +11,7 @@ use super::matchers::{Hint, Matcher};
 use super::responders::{Responder, status};
 use super::template::PathTemplate;
 use crate::Request;
+use crate::fault::FaultPlan;
 
 /// The priority a route has unless it says otherwise. Lower numbers win.
 pub const DEFAULT_PRIORITY: u8 = 5;
@@ -43,6 +44,7 @@ pub struct Route {
     expect: Times,
     limit: Option<usize>,
     scenario: Option<Scenario>,
+    faults: Option<FaultPlan>,
 }
 
 /// A route's place in a named state machine.
@@ -67,6 +69,7 @@ impl Route {
             expect: Times::any(),
             limit: None,
             scenario: None,
+            faults: None,
         }
     }
 
@@ -84,6 +87,23 @@ impl Route {
     /// What the route answers with.
     pub fn respond_with(mut self, responder: impl Into<Responder>) -> Route {
         self.responder = Some(responder.into());
+        self
+    }
+
+    /// Faults on this route's answers: a [`Fault`](crate::fault::Fault)
+    /// every time, or a [`FaultPlan`] (`FaultPlan::sequence([Fault::Reset,
+    /// Fault::Ok])`). The fault acts on whatever the route answers.
+    ///
+    /// ```
+    /// use wiretape::{fault::{Fault, FaultPlan}, mock::{Route, matchers::*, responders::*}};
+    ///
+    /// let flaky = Route::given(path("/pay"))
+    ///     .respond_with(json(&serde_json::json!({"paid": true})))
+    ///     .fault(FaultPlan::first(2, Fault::status(503)));
+    /// # let _ = flaky;
+    /// ```
+    pub fn fault(mut self, plan: impl Into<FaultPlan>) -> Route {
+        self.faults = Some(plan.into());
         self
     }
 
@@ -187,6 +207,9 @@ impl Route {
         if let Some(problem) = self.responder.as_ref().and_then(Responder::problem) {
             problems.push(format!("responder: {problem}"));
         }
+        if let Some(problem) = self.faults.as_ref().and_then(FaultPlan::problem) {
+            problems.push(format!("fault: {problem}"));
+        }
         if self.scenario.as_ref().is_some_and(|s| s.name.is_empty()) {
             problems.push(
                 "when_state/will_set_state need a scenario name: add .in_scenario(\"…\")"
@@ -261,7 +284,13 @@ impl Entry {
             key: method.zip(template.clone()),
             template,
             matchers: route.matchers,
-            responder: route.responder.unwrap_or_else(|| status(200)),
+            responder: {
+                let responder = route.responder.unwrap_or_else(|| status(200));
+                match route.faults {
+                    Some(plan) => responder.with_faults(plan),
+                    None => responder,
+                }
+            },
             priority: route.priority,
             expect: route.expect,
             limit: route.limit,

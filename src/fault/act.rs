@@ -29,6 +29,8 @@ pub(crate) struct Call {
     wire: Option<WireControl>,
     http2: bool,
     connect_limit: Option<Duration>,
+    /// Who put the fault there (`route "pay"`), for messages.
+    by: Option<String>,
 }
 
 impl Call {
@@ -38,7 +40,14 @@ impl Call {
             wire: request.extensions().get::<WireControl>().cloned(),
             http2: request.version() == http::Version::HTTP_2,
             connect_limit: request.extensions().get::<ConnectTimeout>().map(|c| c.0),
+            by: None,
         }
+    }
+
+    /// Names who put the fault there, for messages.
+    pub(crate) fn by(mut self, who: &str) -> Call {
+        self.by = Some(who.to_owned());
+        self
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -61,10 +70,16 @@ impl Call {
     }
 }
 
-/// The message of an injected error: what happened and how to reproduce it.
-fn says(hit: &Hit, what: &str) -> String {
+/// The message of an injected error: what happened, who asked for it and
+/// how to reproduce it.
+fn says(hit: &Hit, call: &Call, what: &str) -> String {
+    let by = call
+        .by
+        .as_deref()
+        .map(|who| format!(" by {who}"))
+        .unwrap_or_default();
     format!(
-        "{what} (fault {:?} injected on call {} of a plan with seed {}; {SEED_VAR}={} reproduces it)",
+        "{what} (fault {:?} injected{by} on call {} of a plan with seed {}; {SEED_VAR}={} reproduces it)",
         hit.fault.name(),
         hit.call,
         hit.seed,
@@ -114,7 +129,7 @@ where
             Err(Error::connect(
                 ConnectFailure::Refused,
                 name,
-                says(&hit, "connection refused"),
+                says(&hit, &call, "connection refused"),
             ))
         }
         Fault::Dns => {
@@ -122,7 +137,7 @@ where
             Err(Error::connect(
                 ConnectFailure::Dns,
                 name,
-                says(&hit, "the host name does not resolve"),
+                says(&hit, &call, "the host name does not resolve"),
             ))
         }
         Fault::ConnectDelay(delay) => {
@@ -138,7 +153,10 @@ where
             // The request reached the server; its answer is what is lost.
             let _ = respond.await;
             call.reset_wire();
-            Err(Error::reset(name, says(&hit, "connection reset by peer")))
+            Err(Error::reset(
+                name,
+                says(&hit, &call, "connection reset by peer"),
+            ))
         }
         Fault::ResetAfter(limit) => {
             let response = respond.await?;
@@ -157,6 +175,7 @@ where
                 name,
                 says(
                     &hit,
+                    &call,
                     &format!("connection reset by peer after {limit} bytes of the body"),
                 ),
             );
@@ -169,7 +188,11 @@ where
             // On the wire, the error makes the server close (FIN) without a byte.
             Err(Error::reset(
                 name,
-                says(&hit, "the server closed the connection without a reply"),
+                says(
+                    &hit,
+                    &call,
+                    "the server closed the connection without a reply",
+                ),
             ))
         }
         Fault::MalformedChunk => {
@@ -183,12 +206,12 @@ where
             if call.wire.is_some() {
                 return Err(Error::reset(
                     name,
-                    says(&hit, "stream reset instead of a malformed chunk"),
+                    says(&hit, &call, "stream reset instead of a malformed chunk"),
                 ));
             }
             let error = Error::Protocol {
                 request: name.to_owned(),
-                message: says(&hit, "invalid chunk size line in the chunked body"),
+                message: says(&hit, &call, "invalid chunk size line in the chunked body"),
             };
             Ok(map_body(response, move |_| {
                 futures_util::stream::once(async move { Err(error) }).boxed()
@@ -203,12 +226,12 @@ where
             if call.wire.is_some() {
                 return Err(Error::reset(
                     name,
-                    says(&hit, "stream reset instead of garbage"),
+                    says(&hit, &call, "stream reset instead of garbage"),
                 ));
             }
             Err(Error::Protocol {
                 request: name.to_owned(),
-                message: says(&hit, "the reply is not HTTP (invalid status line)"),
+                message: says(&hit, &call, "the reply is not HTTP (invalid status line)"),
             })
         }
         Fault::Truncated(missing) => {
@@ -225,13 +248,14 @@ where
             if call.wire.is_some() {
                 return Err(Error::reset(
                     name,
-                    says(&hit, "stream reset instead of a truncated body"),
+                    says(&hit, &call, "stream reset instead of a truncated body"),
                 ));
             }
             let error = Error::reset(
                 name,
                 says(
                     &hit,
+                    &call,
                     &format!(
                         "the connection closed after {} of the {claimed} bytes Content-Length promised",
                         body.len()
@@ -247,7 +271,7 @@ where
             );
             Ok(response)
         }
-        Fault::Status { code, retry_after } => Ok(status(&hit, *code, retry_after.as_ref())),
+        Fault::Status { code, retry_after } => Ok(status(&hit, &call, *code, retry_after.as_ref())),
         Fault::Dribble { chunks, over } => {
             let (chunks, over) = (*chunks, *over);
             let response = respond.await?;
@@ -275,11 +299,11 @@ where
     }
 }
 
-fn status(hit: &Hit, code: u16, retry_after: Option<&RetryAfter>) -> Response {
+fn status(hit: &Hit, call: &Call, code: u16, retry_after: Option<&RetryAfter>) -> Response {
     let status = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
     let mut response = Response::new(status)
         .with_header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .with_body(format!("{}\n", says(hit, &format!("status {code}"))));
+        .with_body(format!("{}\n", says(hit, call, &format!("status {code}"))));
     let value = match retry_after {
         Some(RetryAfter::Seconds(seconds)) => Some(seconds.to_string()),
         Some(RetryAfter::Date(date)) => Some(date.clone()),

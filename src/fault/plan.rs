@@ -296,13 +296,37 @@ impl From<Fault> for FaultPlan {
 }
 
 impl fmt::Debug for FaultPlan {
+    /// The rules, seed and counts: what a failing property test prints as
+    /// its smallest failing plan.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = lock(&self.inner.state);
         f.debug_struct("FaultPlan")
+            .field("rule", &state.rule)
             .field("seed", &self.inner.seed)
             .field("calls", &state.calls)
             .field("hits", &state.journal.len())
-            .finish_non_exhaustive()
+            .finish()
+    }
+}
+
+impl fmt::Debug for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = |faults: &[Fault]| {
+            faults
+                .iter()
+                .map(Fault::name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Rule::Always(fault) => write!(f, "always {}", fault.name()),
+            Rule::Sequence { steps, .. } => write!(f, "sequence [{}]", names(steps)),
+            Rule::First { n, fault, .. } => write!(f, "first {n}: {}", fault.name()),
+            Rule::Every { n, fault, .. } => write!(f, "every {n}th: {}", fault.name()),
+            Rule::Chance { p, fault } => write!(f, "chance {p}: {}", fault.name()),
+            Rule::When { matcher, rule } => write!(f, "when {}: {rule:?}", matcher.describe()),
+            Rule::Any(rules) => f.debug_list().entries(rules).finish(),
+        }
     }
 }
 

@@ -238,16 +238,13 @@ impl Fault {
         }
     }
 
-    /// Whether a well-behaved client may retry after this fault: connection
-    /// failures, resets, empty replies, `408`, `429` and `5xx` statuses.
+    /// Whether this fault fails the exchange before a usable response, in a
+    /// way a retry may cure: connection failures, resets before the
+    /// response, empty replies, `408`, `429` and `5xx` statuses. (A body cut
+    /// short after its head is not: the caller has the response already.)
     pub fn is_transient(&self) -> bool {
         match self {
-            Fault::Refused
-            | Fault::Dns
-            | Fault::Reset
-            | Fault::ResetAfter(_)
-            | Fault::EmptyReply
-            | Fault::Truncated(_) => true,
+            Fault::Refused | Fault::Dns | Fault::Reset | Fault::EmptyReply => true,
             Fault::Status { code, .. } => matches!(code, 408 | 429 | 500..=599),
             _ => false,
         }

@@ -3,6 +3,8 @@
 
 mod clients;
 mod plans;
+#[cfg(feature = "proptest")]
+mod properties;
 mod routes;
 #[path = "../support/mod.rs"]
 mod support;

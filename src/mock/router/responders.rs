@@ -277,7 +277,7 @@ impl Responder {
                 None => inner.respond(context),
                 Some(hit) => {
                     let answer = inner.respond(context).into_response();
-                    let call = Call::of(context.request);
+                    let call = Call::of(context.request).by(context.route);
                     Reply::Later(Box::pin(act_http(hit, call, answer)))
                 }
             },

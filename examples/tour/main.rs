@@ -5,6 +5,7 @@
 
 mod cassette;
 mod core;
+mod faults;
 mod retry;
 mod routing;
 
@@ -35,6 +36,10 @@ fn scenes() -> Vec<Entry> {
         (
             "cassettes: record a local API through the real engine, stop it, replay offline",
             || Box::pin(cassette::run()),
+        ),
+        (
+            "fault injection: a flaky API, a retry policy, and a property that holds",
+            || Box::pin(faults::run()),
         ),
     ]
 }

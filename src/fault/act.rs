@@ -87,6 +87,15 @@ fn says(hit: &Hit, call: &Call, what: &str) -> String {
     )
 }
 
+/// Over HTTP/2 raw bytes would break every stream of the connection: the
+/// fault resets its own stream (RST_STREAM), what clients see as a reset.
+fn stream_reset(hit: &Hit, call: &Call) -> Error {
+    Error::reset(
+        &call.name,
+        says(hit, call, "the HTTP/2 stream was reset (RST_STREAM)"),
+    )
+}
+
 fn fixed(delay: &Delay, draws: u64) -> Duration {
     delay.sample(&mut StdRng::seed_from_u64(draws))
 }
@@ -204,10 +213,7 @@ where
                 return Ok(Response::new(response.status()));
             }
             if call.wire.is_some() {
-                return Err(Error::reset(
-                    name,
-                    says(&hit, &call, "stream reset instead of a malformed chunk"),
-                ));
+                return Err(stream_reset(&hit, &call));
             }
             let error = Error::Protocol {
                 request: name.to_owned(),
@@ -224,10 +230,7 @@ where
                 return Ok(Response::new(http::StatusCode::OK));
             }
             if call.wire.is_some() {
-                return Err(Error::reset(
-                    name,
-                    says(&hit, &call, "stream reset instead of garbage"),
-                ));
+                return Err(stream_reset(&hit, &call));
             }
             Err(Error::Protocol {
                 request: name.to_owned(),
@@ -246,10 +249,7 @@ where
                 return Ok(Response::new(response.status()));
             }
             if call.wire.is_some() {
-                return Err(Error::reset(
-                    name,
-                    says(&hit, &call, "stream reset instead of a truncated body"),
-                ));
+                return Err(stream_reset(&hit, &call));
             }
             let error = Error::reset(
                 name,

@@ -44,25 +44,26 @@ pub fn transient(max_in_a_row: usize) -> impl Strategy<Value = Vec<Fault>> {
 /// log-normal's median and an exponential's mean are at most `max` (their
 /// tails are unbounded up to [`MAX_DELAY`](super::MAX_DELAY)).
 pub fn delay(max: Duration) -> impl Strategy<Value = Delay> {
-    let ms = max.as_millis().min(u64::MAX as u128) as u64;
-    let at_most = move || (0..=ms).prop_map(Duration::from_millis);
     prop_oneof![
-        at_most().prop_map(Delay::Fixed),
-        (at_most(), at_most()).prop_map(|(a, b)| Delay::uniform(a.min(b), a.max(b))),
-        (at_most(), 0.0f64..=1.5).prop_map(|(median, sigma)| Delay::log_normal(median, sigma)),
-        at_most().prop_map(Delay::exponential),
+        bounded_delay(max),
+        (at_most(max), 0.0f64..=1.5).prop_map(|(median, sigma)| Delay::log_normal(median, sigma)),
+        at_most(max).prop_map(Delay::exponential),
     ]
 }
 
 /// A delay whose every draw is within `max` (fixed or uniform only), for
 /// properties about deadlines.
 pub fn bounded_delay(max: Duration) -> impl Strategy<Value = Delay> {
-    let ms = max.as_millis().min(u64::MAX as u128) as u64;
-    let at_most = move || (0..=ms).prop_map(Duration::from_millis);
     prop_oneof![
-        at_most().prop_map(Delay::Fixed),
-        (at_most(), at_most()).prop_map(|(a, b)| Delay::uniform(a.min(b), a.max(b))),
+        at_most(max).prop_map(Delay::Fixed),
+        (at_most(max), at_most(max)).prop_map(|(a, b)| Delay::uniform(a.min(b), a.max(b))),
     ]
+}
+
+/// A whole number of milliseconds from zero to `max`.
+fn at_most(max: Duration) -> impl Strategy<Value = Duration> {
+    let ms = max.as_millis().min(u64::MAX as u128) as u64;
+    (0..=ms).prop_map(Duration::from_millis)
 }
 
 /// A latency before the head, within `max` on every draw.

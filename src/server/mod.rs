@@ -13,6 +13,12 @@
 //! answer, a request that no route or cassette answers is a `404` carrying
 //! the explanation, a timeout a `504`, anything else a `502`; each error
 //! answer names its kind in an `x-wiretape-error` header.
+//!
+//! Faults ([`crate::fault`]) from the engine, its routes or a
+//! [`Faulty`](crate::fault::Faulty) wrapper act on the wire: each accepted
+//! socket is wrapped so that a fault can end it with a real RST
+//! (`SO_LINGER 0`) or take it over with raw bytes (a malformed chunk,
+//! garbage, a truncated body); over HTTP/2 they reset the stream.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

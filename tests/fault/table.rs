@@ -127,3 +127,53 @@ async fn refusal_and_dns_are_connect_errors_in_process_and_resets_on_the_wire() 
         );
     }
 }
+
+#[tokio::test]
+async fn over_http2_the_socket_faults_reset_the_stream_and_the_connection_lives_on() {
+    // h2c with prior knowledge: RST_STREAM instead of an RST or raw bytes.
+    let router = Router::new().without_drop_verification();
+    for (at, fault) in [
+        Fault::Reset,
+        Fault::EmptyReply,
+        Fault::Garbage,
+        Fault::MalformedChunk,
+        Fault::Truncated(3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        router.mock(
+            Route::given(wiretape::mock::matchers::path(format!("/{at}")))
+                .respond_with(text(BODY))
+                .fault(fault),
+        );
+    }
+    router.mock(Route::given(wiretape::mock::matchers::path("/fine")).respond_with(text(BODY)));
+    let server = server::serve(router, "127.0.0.1:0").await.expect("binds");
+    let engine = wiretape::engine::HyperEngine::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let client = client(engine);
+    for at in 0..5 {
+        let got = tokio::time::timeout(
+            Duration::from_secs(10),
+            outcome(client.get(server.url(&format!("/{at}"))).send().await),
+        )
+        .await
+        .unwrap_or(Outcome::Hung);
+        assert_eq!(
+            got,
+            Outcome::Failed(ErrorKind::ConnectionReset),
+            "fault {at}"
+        );
+    }
+    let fine = outcome(client.get(server.url("/fine")).send().await).await;
+    assert_eq!(fine, Outcome::Answered(200, Ok(BODY.to_owned())));
+    assert_eq!(
+        server.connections_accepted(),
+        1,
+        "one HTTP/2 connection served every stream"
+    );
+    server.shutdown().await;
+}

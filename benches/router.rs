@@ -6,7 +6,10 @@
 //! the median, 10th and 90th percentile of the per-call time over batches.
 //!
 //! Run with `cargo bench --bench router`. Set `WIRETAPE_BENCH_QUICK=1` for a
-//! short smoke run.
+//! short smoke run, and `WIRETAPE_BENCH_CASE=floor` (or `1`, `100`, `1000`:
+//! the route count) to run one case only, for example under
+//! `valgrind --tool=callgrind`, whose instruction counts do not depend on
+//! what else the machine is doing.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -138,14 +141,20 @@ fn main() {
     let quick = std::env::var_os("WIRETAPE_BENCH_QUICK").is_some()
         || !std::env::args().any(|a| a == "--bench");
     let (batches, per_batch) = if quick { (5, 100) } else { (200, 1_000) };
-    measure(
-        "floor: fixed-answer engine",
-        &client(Fixed),
-        "/api/v1/things48/42",
-        (batches, per_batch),
-        || {},
-    );
-    routed(1, batches, per_batch);
-    routed(100, batches, per_batch);
-    routed(1_000, batches, per_batch);
+    let only = std::env::var("WIRETAPE_BENCH_CASE").ok();
+    let runs = |case: &str| only.as_deref().is_none_or(|only| only == case);
+    if runs("floor") {
+        measure(
+            "floor: fixed-answer engine",
+            &client(Fixed),
+            "/api/v1/things48/42",
+            (batches, per_batch),
+            || {},
+        );
+    }
+    for routes in [1, 100, 1_000] {
+        if runs(&routes.to_string()) {
+            routed(routes, batches, per_batch);
+        }
+    }
 }

@@ -413,3 +413,49 @@ async fn close_gives_up_on_a_server_that_never_answers_it() {
     assert_eq!(socket.close(1000, "bye").await.unwrap(), None);
     assert_eq!(started.elapsed(), Duration::from_millis(250));
 }
+
+#[tokio::test]
+async fn serve_honours_its_websocket_limits_and_offered_subprotocols() {
+    use wiretape::mock::socket::Socket;
+    use wiretape::mock::{Route, Router, matchers::path};
+
+    let server = Server::new()
+        .websocket_config(WsConfig::default().max_message_size(16))
+        .serve(echo_engine(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let client = plain_client();
+    let mut socket = client.websocket(server.ws_url("/echo")).await.unwrap();
+    socket.send_text("short").await.unwrap();
+    assert_eq!(socket.recv().await.unwrap(), Some(Frame::text("short")));
+    socket.send_text("x".repeat(64)).await.unwrap();
+    let close = socket.recv().await.unwrap();
+    assert!(
+        matches!(&close, Some(Frame::Close(c)) if c.code == CloseFrame::MESSAGE_TOO_BIG),
+        "{close:?}"
+    );
+    server.shutdown().await;
+
+    // A route's subprotocol reaches a client that offered it, and only one.
+    let router = Router::new().without_drop_verification();
+    router.mock(Route::given(path("/chat")).websocket(Socket::new().subprotocol("chat.v1")));
+    let server = server::serve(router, "127.0.0.1:0").await.unwrap();
+    let offered = client
+        .get(server.ws_url("/chat"))
+        .header("sec-websocket-protocol", "other, chat.v1")
+        .websocket()
+        .await
+        .unwrap();
+    assert_eq!(
+        offered.response().headers()["sec-websocket-protocol"],
+        "chat.v1"
+    );
+    let silent = client.websocket(server.ws_url("/chat")).await.unwrap();
+    assert!(
+        !silent
+            .response()
+            .headers()
+            .contains_key("sec-websocket-protocol")
+    );
+    server.shutdown().await;
+}

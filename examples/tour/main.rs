@@ -8,6 +8,7 @@ mod core;
 mod faults;
 mod retry;
 mod routing;
+mod websocket;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +37,10 @@ fn scenes() -> Vec<Entry> {
         (
             "cassettes: record a local API through the real engine, stop it, replay offline",
             || Box::pin(cassette::run()),
+        ),
+        (
+            "WebSocket tapes: record a chat, replay it offline, mock it with a route",
+            || Box::pin(websocket::run()),
         ),
         (
             "fault injection: a flaky API, a retry policy, and a property that holds",

@@ -8,7 +8,7 @@ use super::filter::{Filters, JsonPath};
 use super::record::RecordOptions;
 use super::replay::{Index, Timing};
 use super::store::{self, CassetteLock, file_error};
-use super::{Cassette, Environment, Match, Mode, RECORD_ENV, Shared, State};
+use super::{Cassette, Environment, FrameMatch, Match, Mode, RECORD_ENV, Shared, State};
 use crate::engine::Engine;
 use crate::{Error, Result};
 
@@ -23,6 +23,7 @@ pub struct CassetteBuilder {
     options: RecordOptions,
     timestamps: bool,
     timing: Timing,
+    frames: FrameMatch,
     environment: Option<Environment>,
     error_on_unused: bool,
 }
@@ -128,7 +129,25 @@ impl CassetteBuilder {
         self
     }
 
-    /// How replay paces responses (default [`Timing::Instant`]).
+    /// How a replayed WebSocket session checks the frames the client sends
+    /// against the recorded ones (default [`FrameMatch::exact`]).
+    ///
+    /// ```
+    /// use wiretape::cassette::{Cassette, FrameMatch};
+    ///
+    /// let builder = Cassette::builder("cassettes/feed.yaml")
+    ///     .match_frames(FrameMatch::json_ignoring(["$.request_id"]));
+    /// ```
+    pub fn match_frames(mut self, frames: FrameMatch) -> Self {
+        if let Some(problem) = frames.problem() {
+            self.problems.push(problem.to_string());
+        }
+        self.frames = frames;
+        self
+    }
+
+    /// How replay paces responses and WebSocket pushes (default
+    /// [`Timing::Instant`]).
     pub fn timing(mut self, timing: Timing) -> Self {
         self.timing = timing;
         self
@@ -209,6 +228,8 @@ impl CassetteBuilder {
                 options: self.options,
                 timestamps: self.timestamps,
                 timing: self.timing,
+                frames: self.frames,
+                sockets: Default::default(),
                 error_on_unused: self.error_on_unused,
                 replaying,
                 recording,
@@ -238,6 +259,7 @@ impl Cassette<()> {
             options: RecordOptions::default(),
             timestamps: false,
             timing: Timing::Instant,
+            frames: FrameMatch::exact(),
             environment: None,
             error_on_unused: false,
         }

@@ -389,7 +389,7 @@ impl JsonPath {
         current
     }
 
-    fn replace(&self, root: &mut serde_json::Value, with: &serde_json::Value) {
+    pub(crate) fn replace(&self, root: &mut serde_json::Value, with: &serde_json::Value) {
         fn walk(steps: &[Step], value: &mut serde_json::Value, with: &serde_json::Value) {
             let Some((step, rest)) = steps.split_first() else {
                 *value = with.clone();

@@ -18,9 +18,36 @@
 //!       body:
 //!         json: {id: 7, name: Ada}
 //!       latency_ms: 41
+//!   - request: {method: GET, uri: wss://api.example.com/v1/chat, headers: {}}
+//!     response: {status: 101, headers: {upgrade: [websocket]}}
+//!     websocket:
+//!       - {at_ms: 0, send: text, json: {subscribe: prices}}
+//!       - {at_ms: 3, recv: text, text: "subscribed"}
+//!       - {at_ms: 5, recv: binary, base64: "AAEC"}
+//!       - {at_ms: 7, send: ping, base64: "cGluZw=="}
+//!       - {at_ms: 7, recv: pong, base64: "cGluZw=="}
+//!       - {at_ms: 9, send: close, code: 1000, reason: done}
+//!       - {at_ms: 10, recv: close, code: 1000, reason: done}
 //!   - request: {method: GET, uri: https://api.example.com/v1/flaky, headers: {}}
 //!     error: {kind: connection_reset, message: "connection reset by peer"}
 //! ```
+//!
+//! ## WebSocket sessions
+//!
+//! An interaction whose response is `101` carries `websocket`: the frames in
+//! both directions in the order they passed, each with `at_ms` (milliseconds
+//! since the handshake) and `send` (the client sent it) or `recv` (the client
+//! received it), then the kind: `text`, `binary`, `ping`, `pong` or `close`.
+//! A text payload is written as `json` (a YAML tree, when re-encoding it gives
+//! back the exact text), else as `text`; binary, ping and pong payloads as
+//! `base64`; a close frame as `code` and `reason`. The side that closed first
+//! is the direction of the first close event. A session that did not end
+//! with close frames ends with `{at_ms, end: dropped}` (the server vanished:
+//! the client saw 1006), `{at_ms, error: {kind, message}}` (a reset or another
+//! failure mid-session) or `{at_ms, end: cut_off}` (still open when the
+//! recording stopped). A refused handshake (401, 403, 404 …) is an interaction
+//! with an `error` of kind `websocket`, as the client saw it. These fields are
+//! additions to version 1: older files read unchanged.
 
 use std::fmt;
 
@@ -330,9 +357,14 @@ impl From<Chunk> for ChunkRepr {
     }
 }
 
-/// One WebSocket event, as in DESIGN.md's format: a frame sent or received.
-/// Recording and replaying frames comes in a later release; importers fill
-/// these in already.
+/// One WebSocket event: a frame the client sent (`send`) or received
+/// (`recv`), or how the session ended (`end`, `error`), with its time since
+/// the handshake. Exactly one of `send`, `recv`, `end` and `error` is set.
+///
+/// A text payload is a `json` tree when re-encoding it gives back the exact
+/// text, else `text` (or `base64` of its UTF-8 bytes when YAML cannot keep
+/// it); a binary, ping or pong payload is `base64`; a close frame has a
+/// `code` and a `reason`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WsEvent {
@@ -344,6 +376,9 @@ pub struct WsEvent {
     /// The kind of a frame the client received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recv: Option<WsFrameKind>,
+    /// A text payload that is a JSON object or array, as a YAML tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonTree>,
     /// A text payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -356,6 +391,42 @@ pub struct WsEvent {
     /// A close reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The session ended here without a close handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<WsEnd>,
+    /// The session failed here with this error (a reset mid-session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RecordedError>,
+}
+
+impl WsEvent {
+    /// An event at `at_ms` with nothing else set.
+    pub fn at(at_ms: u64) -> WsEvent {
+        WsEvent {
+            at_ms,
+            send: None,
+            recv: None,
+            json: None,
+            text: None,
+            base64: None,
+            code: None,
+            reason: None,
+            end: None,
+            error: None,
+        }
+    }
+}
+
+/// How a WebSocket session ended when it did not end with close frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WsEnd {
+    /// The server vanished without a close frame (the client saw 1006).
+    Dropped,
+    /// The recording stopped while the session was still open (the client
+    /// dropped the socket, or `finish()` came first). Replay stops the script
+    /// here and keeps the connection open.
+    CutOff,
 }
 
 /// The kind of a WebSocket frame in a cassette.
@@ -548,7 +619,7 @@ impl ChunkData {
     }
 }
 
-fn decode_base64(encoded: &str) -> Result<Bytes, String> {
+pub(crate) fn decode_base64(encoded: &str) -> Result<Bytes, String> {
     // Long base64 values may be folded over lines by hand or by other tools.
     let compact: String = encoded.split_whitespace().collect();
     BASE64
@@ -559,7 +630,7 @@ fn decode_base64(encoded: &str) -> Result<Bytes, String> {
 
 /// The JSON tree of `bytes` when it is an object or array whose compact
 /// encoding is exactly `bytes`, and which a YAML tree keeps exactly.
-fn exact_json(bytes: &[u8]) -> Option<JsonTree> {
+pub(crate) fn exact_json(bytes: &[u8]) -> Option<JsonTree> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' && *first != b'[' {
         return None;
@@ -577,7 +648,7 @@ fn exact_json(bytes: &[u8]) -> Option<JsonTree> {
 /// The text of `bytes` when they are UTF-8 and a YAML string keeps them
 /// exactly (checked by writing and reading the string back, so no emitter or
 /// reader quirk can change a byte).
-fn text_form(bytes: &[u8]) -> Option<String> {
+pub(crate) fn text_form(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
     let yaml = crate::yaml::to_string(text).ok()?;
     let back: String = crate::yaml::parse(&yaml).ok()?;

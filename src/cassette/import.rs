@@ -452,13 +452,11 @@ fn har_websocket(messages: &serde_json::Value) -> Option<Vec<WsEvent>> {
                 let at = message["time"].as_f64().unwrap_or(first);
                 let sent = message["type"].as_str() == Some("send");
                 WsEvent {
-                    at_ms: ((at - first).max(0.0) * 1000.0).round() as u64,
                     send: sent.then_some(kind),
                     recv: (!sent).then_some(kind),
                     text: data.clone().filter(|_| kind != WsFrameKind::Binary),
                     base64: data.filter(|_| kind == WsFrameKind::Binary),
-                    code: None,
-                    reason: None,
+                    ..WsEvent::at(((at - first).max(0.0) * 1000.0).round() as u64)
                 }
             })
             .collect(),

@@ -456,15 +456,12 @@ pub(crate) fn miss_report(
     ranked.truncate(3);
     let diff = ranked.first().and_then(|best| {
         let (_, parts, _) = recorded.iter().find(|(i, _, _)| *i == best.index)?;
-        let old = parts.render();
-        let new = live.render();
-        let diff = similar::TextDiff::from_lines(&old, &new);
-        Some(
-            diff.unified_diff()
-                .context_radius(3)
-                .header(&format!("recorded #{}", best.index), "live request")
-                .to_string(),
-        )
+        Some(unified_diff(
+            &parts.render(),
+            &live.render(),
+            &format!("recorded #{}", best.index),
+            "live request",
+        ))
     });
     CassetteMiss {
         cassette: context.cassette,
@@ -475,6 +472,16 @@ pub(crate) fn miss_report(
         closest: ranked,
         diff,
     }
+}
+
+/// A unified diff from `old` to `new`, with three lines of context: what
+/// every miss report shows.
+pub(crate) fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
 }
 
 /// What a miss report says besides the ranking.

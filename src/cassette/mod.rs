@@ -1,5 +1,6 @@
-//! HTTP cassettes: record what a real engine answers to YAML, replay it
-//! offline, byte for byte, in the same order.
+//! Cassettes: record what a real engine answers to YAML, replay it
+//! offline, byte for byte, in the same order; HTTP exchanges and WebSocket
+//! sessions alike.
 //!
 //! A [`Cassette`] wraps any engine (usually [`HyperEngine`](crate::engine::HyperEngine)).
 //! Every request the client sends through it is one interaction: replayed
@@ -55,8 +56,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A WebSocket handshake through a cassette is an interaction too: recorded,
+//! the session's frames are kept in both directions as they pass; replayed,
+//! the server's side plays as a script that waits for the client's frames and
+//! checks them with a [`FrameMatch`] (see [`CassetteBuilder::match_frames`]).
+//! A client frame that differs closes the socket with 1008, and
+//! [`finish`](Cassette::finish) returns the report, with a diff.
+//!
 //! The file format (version 1) is described in [`mod@format`]; [`import`]
-//! reads Ruby VCR, vcrpy and HAR files and writes HAR.
+//! reads Ruby VCR, vcrpy and HAR files (Chrome's `_webSocketMessages`
+//! included) and writes HAR.
 
 mod builder;
 mod env;
@@ -67,6 +76,7 @@ mod matching;
 mod record;
 mod replay;
 mod store;
+mod ws;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,6 +90,7 @@ pub use self::filter::{DEFAULT_REDACTED_HEADERS, REDACTED};
 pub use self::format::{FORMAT_VERSION, Interaction, Tape};
 pub use self::matching::{CassetteMiss, Match, NearMiss, RequestParts};
 pub use self::replay::Timing;
+pub use self::ws::FrameMatch;
 
 use self::filter::Filters;
 use self::format::{RecordedRequest, RecordedResponse};
@@ -137,6 +148,13 @@ pub struct CassetteReport {
     pub recorded: usize,
     /// The recorded interactions never replayed, as `#index METHOD URI`.
     pub unused: Vec<String>,
+    /// The replayed WebSocket sessions whose recorded data frames were not
+    /// all replayed (the client closed early, or the session is still open),
+    /// as `#index METHOD URI: …`.
+    pub unplayed_frames: Vec<String>,
+    /// The replayed WebSocket sessions that failed because the client sent
+    /// a frame the recording does not have, each with its report.
+    pub frame_mismatches: Vec<String>,
 }
 
 impl<E: Engine> Cassette<E> {
@@ -166,11 +184,25 @@ impl<E> Cassette<E> {
 
     /// Writes the file if anything was recorded, and reports what happened.
     /// Fails when a recorded body is still being read, when writing fails,
-    /// or (with [`CassetteBuilder::error_on_unused`]) when interactions were
-    /// never replayed.
+    /// when a replayed WebSocket client sent a frame the recording does not
+    /// have (a [`CassetteMiss`] naming the frame, with a diff), or (with
+    /// [`CassetteBuilder::error_on_unused`]) when interactions or recorded
+    /// WebSocket frames were never replayed.
     pub fn finish(&self) -> Result<CassetteReport> {
         self.shared.save()?;
+        if let Some(miss) = self.shared.sockets.mismatches().into_iter().next() {
+            return Err(Error::CassetteMiss(Box::new(miss)));
+        }
         let report = self.report();
+        if self.shared.error_on_unused && !report.unplayed_frames.is_empty() {
+            return Err(file_error(
+                &self.shared.path,
+                format!(
+                    "recorded WebSocket frames were never replayed: {}",
+                    report.unplayed_frames.join("; ")
+                ),
+            ));
+        }
         if self.shared.error_on_unused && !report.unused.is_empty() {
             return Err(file_error(
                 &self.shared.path,
@@ -205,6 +237,14 @@ impl<E> Cassette<E> {
             replayed: state.replayed,
             recorded: state.recorded.len(),
             unused,
+            unplayed_frames: self.shared.sockets.unplayed(),
+            frame_mismatches: self
+                .shared
+                .sockets
+                .mismatches()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }
@@ -218,6 +258,8 @@ struct Shared {
     options: RecordOptions,
     timestamps: bool,
     timing: Timing,
+    frames: FrameMatch,
+    sockets: Arc<ws::replay::Ledger>,
     error_on_unused: bool,
     replaying: bool,
     recording: bool,
@@ -233,10 +275,12 @@ struct State {
     replayed: usize,
 }
 
-/// A recorded interaction, or one whose response body is still arriving.
+/// A recorded interaction, one whose response body is still arriving, or a
+/// WebSocket session (saved as far as it has got).
 enum Slot {
     Pending(RecordedRequest),
     Done(Interaction),
+    Socket(Arc<ws::record::SessionLog>),
 }
 
 enum Outcome {
@@ -300,6 +344,7 @@ impl Shared {
         for slot in &state.recorded {
             match slot {
                 Slot::Done(interaction) => interactions.push(interaction.clone()),
+                Slot::Socket(log) => interactions.push(log.snapshot()),
                 Slot::Pending(request) => {
                     return Err(file_error(
                         &self.path,
@@ -321,6 +366,29 @@ impl Shared {
         )?;
         state.dirty = false;
         Ok(())
+    }
+
+    /// Finds the recorded interaction that answers `live` and makes `answer`
+    /// of it (index and interaction); a miss error when nothing answers and
+    /// the cassette does not record, `None` when it records.
+    fn lookup<T>(
+        &self,
+        live: &RequestParts,
+        answer: impl FnOnce(usize, &Interaction) -> T,
+    ) -> Option<Result<T>> {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        match state
+            .index
+            .find(live, &state.loaded, &self.matchers, self.repeats)
+        {
+            Lookup::Hit(i) => {
+                state.replayed += 1;
+                Some(Ok(answer(i, &state.loaded[i])))
+            }
+            Lookup::Miss if !self.recording => Some(Err(self.miss(live, state))),
+            Lookup::Miss => None,
+        }
     }
 
     fn miss(&self, live: &RequestParts, state: &State) -> Error {
@@ -411,27 +479,15 @@ impl<E: Engine> Engine for Cassette<E> {
             let live = record::live_parts(&request, &body, &shared.filters);
             let name = request.to_string();
             if shared.replaying {
-                let found = {
-                    let mut guard = shared.state();
-                    let state = &mut *guard;
-                    match state
-                        .index
-                        .find(&live, &state.loaded, &shared.matchers, shared.repeats)
-                    {
-                        Lookup::Hit(i) => {
-                            state.replayed += 1;
-                            Some(Ok(replay::replay(
-                                &state.loaded[i],
-                                request.url(),
-                                &name,
-                                shared.timing,
-                                &shared.filters,
-                            )))
-                        }
-                        Lookup::Miss if !shared.recording => Some(Err(shared.miss(&live, state))),
-                        Lookup::Miss => None,
-                    }
-                };
+                let found = shared.lookup(&live, |_, interaction| {
+                    replay::replay(
+                        interaction,
+                        request.url(),
+                        &name,
+                        shared.timing,
+                        &shared.filters,
+                    )
+                });
                 match found {
                     Some(Ok(replayed)) => {
                         if let Some(delay) = replayed.delay {
@@ -479,17 +535,13 @@ impl<E: Engine> Engine for Cassette<E> {
         if self.shared.mode == Mode::Passthrough {
             return self.inner.websocket(request);
         }
-        Box::pin(async move {
-            Err(Error::websocket(
-                request.to_string(),
-                "cassettes do not record WebSockets yet; use Mode::Passthrough for this connection",
-            ))
-        })
+        Box::pin(ws::open(&*self.inner, &self.shared, request))
     }
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.inner.capabilities();
-        caps.websocket &= self.shared.mode == Mode::Passthrough;
+        // A tape with sessions replays them whatever the inner engine is.
+        caps.websocket |= self.shared.replaying;
         caps
     }
 }

@@ -28,7 +28,7 @@ pub enum Timing {
 }
 
 impl Timing {
-    fn delay(self, ms: u64) -> Option<Duration> {
+    pub(crate) fn delay(self, ms: u64) -> Option<Duration> {
         let factor = match self {
             Timing::Instant => return None,
             Timing::Recorded => 1.0,
@@ -171,7 +171,11 @@ fn check(i: usize, interaction: &Interaction) -> Result<(), String> {
             Ok(())
         }
         (None, Some(_)) => Ok(()),
+    }?;
+    if let Some(events) = &interaction.websocket {
+        super::ws::check(events).map_err(|err| format!("{name}: {err}"))?;
     }
+    Ok(())
 }
 
 /// What replaying an interaction gives: how long to wait before answering,

@@ -78,3 +78,4 @@ pub(crate) use self::act::{Call, http as act_http};
 pub use self::faulty::Faulty;
 pub use self::plan::{FaultPlan, Hit, Journal, JournalEntry, SEED_VAR, forced_seed};
 pub use self::vocab::{Delay, Fault, MAX_DELAY, RetryAfter};
+pub(crate) use self::ws::websocket as act_websocket;

@@ -22,5 +22,5 @@ pub use self::respond::{
 };
 pub use self::router::{
     Answer, DEFAULT_PRIORITY, JournalEntry, Route, RouteGuard, RouteId, Router, STARTED, Times,
-    Unmet, Verification, matchers, responders,
+    Unmet, Verification, matchers, responders, socket,
 };

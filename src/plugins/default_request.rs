@@ -184,18 +184,59 @@ pub(super) fn plugin(config: DefaultRequest) -> std::sync::Arc<dyn Plugin> {
 
 /// Resolves `url` against `base`, if it is not absolute.
 pub(crate) fn resolve(base: Option<&Url>, url: &str) -> Result<Url> {
+    // The common case in a client with a base URL, "/users/7", cannot be
+    // absolute: join it directly instead of paying for a failed parse first.
+    if let (Some(base), Some(b'/' | b'?' | b'#')) = (base, url.as_bytes().first()) {
+        return join(base, url);
+    }
     match Url::parse(url) {
         Ok(url) => Ok(url),
         Err(url::ParseError::RelativeUrlWithoutBase) => match base {
-            Some(base) => base.join(url).map_err(|err| {
-                Error::invalid(format!(
-                    "cannot resolve {url:?} against base URL {base}: {err}"
-                ))
-            }),
+            Some(base) => join(base, url),
             None => Err(Error::invalid(format!(
                 "relative URL {url:?} needs a base URL; set one with ClientBuilder::base_url or pass an absolute URL"
             ))),
         },
         Err(err) => Err(Error::invalid(format!("invalid URL {url:?}: {err}"))),
+    }
+}
+
+fn join(base: &Url, url: &str) -> Result<Url> {
+    base.join(url).map_err(|err| {
+        Error::invalid(format!(
+            "cannot resolve {url:?} against base URL {base}: {err}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+    use url::Url;
+
+    #[test]
+    fn references_starting_with_a_delimiter_resolve_like_url_join() {
+        let base = Url::parse("https://api.test/v1/users?page=2#top").unwrap();
+        for (reference, expected) in [
+            ("/health", "https://api.test/health"),
+            ("//other.test/x", "https://other.test/x"),
+            ("?page=3", "https://api.test/v1/users?page=3"),
+            ("#bottom", "https://api.test/v1/users?page=2#bottom"),
+            ("7", "https://api.test/v1/7"),
+            ("http://abs.test/", "http://abs.test/"),
+        ] {
+            assert_eq!(
+                resolve(Some(&base), reference).unwrap().as_str(),
+                expected,
+                "{reference}"
+            );
+        }
+        assert!(
+            resolve(None, "/health")
+                .unwrap_err()
+                .to_string()
+                .contains("needs a base URL")
+        );
+        assert!(resolve(Some(&base), "//[bad").is_err());
     }
 }

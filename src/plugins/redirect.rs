@@ -88,26 +88,44 @@ impl Redirect {
     }
 
     /// Follows redirects; called only with `max_hops > 0`.
-    async fn run(&self, request: Request, next: Next<'_>) -> Result<Response> {
-        // The original request's name and the URLs visited, built only once a
-        // redirect happens: most calls are never redirected.
-        let mut origin = String::new();
-        let mut chain: Vec<String> = Vec::new();
-        let mut current = request;
-        loop {
-            let head = copy_head(&current);
-            let body = current.body().try_clone();
-            let response = next.run(current).await?;
+    ///
+    /// Most calls are never redirected, so the first hop is sent before the
+    /// returned future is built: it holds only the hop's head and resendable
+    /// body, not the request too, and stays small (a smaller allocation is a
+    /// cheaper one). The loop that follows redirects is boxed separately,
+    /// only when one happens.
+    fn run<'a>(
+        self,
+        request: Request,
+        next: Next<'a>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        let head = copy_head(&request);
+        let body = request.body().try_clone();
+        let sent = next.run(request);
+        async move {
+            let response = sent.await?;
             if !is_followed(response.status()) {
                 return Ok(answered_by(response, head));
             }
+            Box::pin(self.follow(head, body, response, next)).await
+        }
+    }
+
+    /// Follows the redirect `response` to the request `head` (whose body, if
+    /// it can be resent, is `body`), and the ones after it.
+    async fn follow(
+        self,
+        mut head: Request,
+        mut body: Option<Body>,
+        mut response: Response,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let origin = head.to_string();
+        let mut chain = vec![head.url().to_string()];
+        loop {
             let Some(target) = location(&head, &response)? else {
                 return Ok(answered_by(response, head));
             };
-            if chain.is_empty() {
-                origin = head.to_string();
-                chain.push(head.url().to_string());
-            }
             chain.push(target.to_string());
             if chain.len() > self.max_hops + 1 {
                 return Err(Error::Protocol {
@@ -130,10 +148,16 @@ impl Redirect {
                 )));
             }
             let becomes_get = becomes_get(head.method(), response.status());
-            match body {
+            let current = match body {
                 // The body must be resent but was a stream: this is the answer.
                 None if !becomes_get => return Ok(answered_by(response, head)),
-                body => current = next_request(head, body, becomes_get, target),
+                body => next_request(head, body, becomes_get, target),
+            };
+            head = copy_head(&current);
+            body = current.body().try_clone();
+            response = next.run(current).await?;
+            if !is_followed(response.status()) {
+                return Ok(answered_by(response, head));
             }
         }
     }
@@ -235,7 +259,7 @@ impl Plugin for RedirectPlugin {
                 Ok(response)
             });
         }
-        Box::pin(async move { policy.run(request, next).await })
+        Box::pin(policy.run(request, next))
     }
 }
 

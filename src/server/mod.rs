@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderValue, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -74,6 +74,7 @@ pub async fn serve(engine: impl Engine, addr: impl ToSocketAddrs) -> Result<Serv
 pub struct Server {
     tls: Option<Arc<rustls::ServerConfig>>,
     http1_only: bool,
+    websocket: WsConfig,
 }
 
 impl std::fmt::Debug for Server {
@@ -112,6 +113,14 @@ impl Server {
         self
     }
 
+    /// The frame and message size limits of the WebSockets it serves (the
+    /// ping interval and close timeout are the client's business). A client
+    /// message over the limit closes its socket with 1009.
+    pub fn websocket_config(mut self, config: WsConfig) -> Server {
+        self.websocket = config;
+        self
+    }
+
     /// Binds `addr` and starts serving `engine` in the background.
     pub async fn serve(
         self,
@@ -133,6 +142,7 @@ impl Server {
             local_addr,
             stopped: stopped.clone(),
             sockets: TaskTracker::new(),
+            websocket: self.websocket,
         });
         let task = tokio::spawn(accept_loop(
             listener,
@@ -160,6 +170,7 @@ struct Shared {
     /// The WebSocket bridges, which outlive their HTTP connection (hyper
     /// hands the upgraded socket over), so that shutdown can wait for them.
     sockets: TaskTracker,
+    websocket: WsConfig,
 }
 
 /// A running server. Dropping the handle stops accepting connections and
@@ -486,9 +497,24 @@ async fn upgrade(
         *response.status_mut() = StatusCode::BAD_REQUEST;
         return Ok(response);
     };
-    let config = WsConfig::default();
+    let config = shared.websocket;
+    let offered: Vec<String> = request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .collect();
     let connection = match shared.engine.websocket(request).await {
         Ok(connection) => connection,
+        // A refused upgrade (a route's `refuse`) is that status on the wire.
+        Err(err) if err.status_response().is_some() => {
+            let status = err.status_response().map(Response::status);
+            let mut response = hyper::Response::new(Body::from(format!("{err}\n")));
+            *response.status_mut() = status.unwrap_or(StatusCode::FORBIDDEN);
+            return Ok(response);
+        }
         Err(err) => return error_response(err),
     };
     let (head, mut engine_sink, mut engine_stream) = connection.into_parts();
@@ -503,6 +529,19 @@ async fn upgrade(
         }
     }
     let headers = response.headers_mut();
+    // The engine (a route, a tape) names the subprotocol; one the client did
+    // not offer would make it fail the handshake, so it is only kept when
+    // offered.
+    let chosen = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').next().unwrap_or("").trim().to_string());
+    headers.remove(header::SEC_WEBSOCKET_PROTOCOL);
+    if let Some(chosen) = chosen.filter(|p| offered.contains(p)) {
+        if let Ok(value) = HeaderValue::from_str(&chosen) {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+        }
+    }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(
@@ -526,8 +565,20 @@ async fn upgrade(
         // too and may answer as well (a mock's peer does). Those answers are
         // dropped so that the client gets one pong per ping.
         let answered = std::sync::Mutex::new(std::collections::VecDeque::new());
+        // A client message over the configured limits ends its socket with
+        // 1009, as the client session does for the server's.
         let to_engine = async {
-            while let Some(Ok(frame)) = client_stream.next().await {
+            let mut too_big = false;
+            loop {
+                let frame = match client_stream.next().await {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(err)) => {
+                        too_big =
+                            err.message().contains("too long") || err.message().contains("too big");
+                        break;
+                    }
+                    None => break,
+                };
                 if let Frame::Ping(payload) = &frame {
                     lock(&answered).push_back(payload.clone());
                 }
@@ -536,31 +587,54 @@ async fn upgrade(
                 }
             }
             let _ = engine_sink.close().await;
+            too_big
         };
+        // Frames the engine has ready are written together and flushed
+        // once (a replayed feed is a burst), never held back waiting.
         let to_client = async {
-            while let Some(Ok(frame)) = engine_stream.next().await {
-                if let Frame::Pong(payload) = &frame {
-                    let mut answered = lock(&answered);
-                    if answered.front() == Some(payload) {
-                        answered.pop_front();
-                        continue;
+            let mut next = engine_stream.next().await;
+            'frames: while let Some(Ok(frame)) = next {
+                let skip = match &frame {
+                    Frame::Pong(payload) => {
+                        let mut answered = lock(&answered);
+                        let ours = answered.front() == Some(payload);
+                        if ours {
+                            answered.pop_front();
+                        }
+                        ours
                     }
-                }
+                    _ => false,
+                };
                 let closing = matches!(frame, Frame::Close(_));
-                if client_sink.send(frame).await.is_err() || closing {
-                    break;
+                if !skip && (client_sink.feed(frame).await.is_err() || closing) {
+                    let _ = client_sink.flush().await;
+                    break 'frames;
                 }
+                next = match engine_stream.next().now_or_never() {
+                    Some(item) => item,
+                    None => {
+                        if client_sink.flush().await.is_err() {
+                            break 'frames;
+                        }
+                        engine_stream.next().await
+                    }
+                };
             }
+            let _ = client_sink.flush().await;
             // An engine side that ended without a close frame crashed: the
             // socket is dropped without one too, so the client sees 1006.
         };
         // When either side is done the bridge is done; dropping the halves
         // closes the socket. A server that stops says so to both sides.
-        let stopping = tokio::select! {
-            _ = to_engine => false,
-            _ = to_client => false,
-            _ = stopped.wait_for(|stop| *stop) => true,
+        let (stopping, too_big) = tokio::select! {
+            too_big = to_engine => (false, too_big),
+            _ = to_client => (false, false),
+            _ = stopped.wait_for(|stop| *stop) => (true, false),
         };
+        if too_big {
+            let close = Frame::close(CloseFrame::MESSAGE_TOO_BIG, "message too big");
+            let _ = tokio::time::timeout(GRACE, client_sink.send(close)).await;
+        }
         if stopping {
             let going_away = || Frame::close(CloseFrame::GOING_AWAY, "server shutting down");
             let _ = tokio::time::timeout(GRACE, async {

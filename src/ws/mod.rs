@@ -96,6 +96,9 @@ impl CloseFrame {
     pub const NO_STATUS: u16 = 1005;
     /// 1006: the connection dropped without a close frame (never sent on the wire).
     pub const ABNORMAL: u16 = 1006;
+    /// 1008: a message broke the endpoint's policy (a replayed client frame
+    /// that does not match the recording, say).
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// 1009: a message was too big to process.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// 1011: the server hit an unexpected condition.

@@ -99,3 +99,22 @@ async fn a_served_websocket_drop_reaches_a_real_client_as_1006() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_router_plan_acts_on_websocket_handshakes_too() {
+    let router = wiretape::mock::Router::new()
+        .without_drop_verification()
+        .with_fallback(wiretape::mock::echo())
+        .with_faults(wiretape::fault::FaultPlan::sequence([
+            Fault::WsRefuse,
+            Fault::WsDrop(0),
+        ]));
+    let client = client(router);
+    let err = client.websocket("ws://api.test/chat").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
+    assert_eq!(
+        echoes(&mut ws, &["lost"]).await,
+        (vec![], Some(CloseFrame::ABNORMAL))
+    );
+}

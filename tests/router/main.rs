@@ -6,6 +6,7 @@ mod matchers;
 mod near_miss;
 mod responders;
 mod routing;
+mod sockets;
 
 use wiretape::mock::Router;
 use wiretape::{Client, Method, Request};

@@ -192,10 +192,11 @@ async fn a_router_is_usable_inside_a_mock_engine() {
 
 #[tokio::test]
 async fn websockets_go_to_the_fallback_or_fail_with_a_reason() {
+    // No WebSocket route and no fallback: a miss like any other.
     let router = Router::new();
     let err = client(&router).websocket("/chat").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket);
-    assert!(err.to_string().contains("Router::with_fallback"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::NoRoute);
+    assert!(err.to_string().contains("/chat"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Test support: one Python environment, shared by every test that needs a
-//! real third-party tool (httpbin, vcrpy), installed once under the target
+//! real third-party tool (httpbin, vcrpy, websockets), installed once under the target
 //! directory and reused; and small request helpers.
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Everything the Python-backed tests need, installed together.
-pub const PYTHON_PACKAGES: &[&str] = &["httpbin", "gunicorn", "vcrpy", "requests"];
+pub const PYTHON_PACKAGES: &[&str] = &["httpbin", "gunicorn", "vcrpy", "requests", "websockets"];
 
 /// How long creating the environment and installing may take.
 const INSTALL_LIMIT: Duration = Duration::from_secs(900);

@@ -115,6 +115,9 @@ pub struct Verification {
     pub broken: Vec<String>,
     /// Requests that no route answered, as `METHOD URL`.
     pub unmatched: Vec<String>,
+    /// Messages a WebSocket route expected a connection to receive that it
+    /// did not.
+    pub missing_messages: Vec<String>,
 }
 
 impl Verification {
@@ -122,7 +125,7 @@ impl Verification {
     /// (Unmatched requests alone do not fail verification: they already
     /// failed when they were sent.)
     pub fn is_ok(&self) -> bool {
-        self.unmet.is_empty() && self.broken.is_empty()
+        self.unmet.is_empty() && self.broken.is_empty() && self.missing_messages.is_empty()
     }
 
     /// Panics with the report unless [`is_ok`](Verification::is_ok).
@@ -139,7 +142,7 @@ impl fmt::Display for Verification {
         if self.is_ok() {
             return f.write_str("every route expectation was met");
         }
-        let problems = self.unmet.len() + self.broken.len();
+        let problems = self.unmet.len() + self.broken.len() + self.missing_messages.len();
         write!(f, "router verification failed ({problems} problem(s)):")?;
         for unmet in &self.unmet {
             write!(
@@ -157,6 +160,9 @@ impl fmt::Display for Verification {
         }
         for broken in &self.broken {
             write!(f, "\n  - route could not be built: {broken}")?;
+        }
+        for missing in &self.missing_messages {
+            write!(f, "\n  - {missing}")?;
         }
         if !self.unmatched.is_empty() {
             write!(

@@ -65,6 +65,8 @@ struct RouteSpec {
     #[serde(default)]
     response: ResponseSpec,
     faults: Option<RuleSpec>,
+    /// A WebSocket route instead of an HTTP response.
+    websocket: Option<super::socket::file::SocketSpec>,
 }
 
 #[derive(Deserialize)]
@@ -329,6 +331,9 @@ impl RouteSpec {
             .into_iter()
             .fold(Route::new(), Route::and)
             .respond_with(self.response.responder(base)?);
+        if let Some(socket) = self.websocket {
+            route = route.websocket(socket.socket().map_err(|e| format!("websocket: {e}"))?);
+        }
         if let Some(name) = self.name {
             route = route.named(name);
         }

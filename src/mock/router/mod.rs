@@ -36,6 +36,7 @@ pub mod matchers;
 mod near_miss;
 pub mod responders;
 mod route;
+pub mod socket;
 mod template;
 
 use std::collections::HashMap;
@@ -54,7 +55,7 @@ pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
 use super::MockEngine;
 use super::engine::lock;
 use crate::engine::{BoxFuture, Capabilities, Engine};
-use crate::fault::{Call, FaultPlan, act_http};
+use crate::fault::{Call, FaultPlan, act_http, act_websocket};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
 
@@ -90,6 +91,7 @@ struct Shared {
     table: RwLock<Arc<Table>>,
     next_id: AtomicU64,
     journal: Mutex<Vec<JournalEntry>>,
+    sockets: Mutex<Vec<socket::SharedJournal>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
     faults: RwLock<Option<FaultPlan>>,
@@ -127,6 +129,7 @@ impl Router {
                 table: RwLock::new(Arc::new(Table::default())),
                 next_id: AtomicU64::new(1),
                 journal: Mutex::new(Vec::new()),
+                sockets: Mutex::new(Vec::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
                 faults: RwLock::new(None),
@@ -229,6 +232,7 @@ impl Router {
     pub fn reset(&self) {
         self.update(Vec::clear);
         lock(&self.shared.journal).clear();
+        lock(&self.shared.sockets).clear();
         lock(&self.shared.scenarios).clear();
     }
 
@@ -280,6 +284,16 @@ impl Router {
     /// Empties the journal (routes, call counts and scenarios stay).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
+        lock(&self.shared.sockets).clear();
+    }
+
+    /// Every WebSocket connection a route answered, in order, with the
+    /// frames it received and sent so far.
+    pub fn sockets(&self) -> Vec<socket::SocketJournal> {
+        lock(&self.shared.sockets)
+            .iter()
+            .map(|journal| lock(journal).clone())
+            .collect()
     }
 
     /// The requests route `id` answered, in order.
@@ -377,6 +391,10 @@ impl Router {
     ///     response: {error: reset}  # or refused, hang
     ///   - request: {path: /pay}
     ///     faults: {sequence: [reset, 503, ok]}   # a fault rule (see fault plan files)
+    ///   - request: {path: /chat}    # a WebSocket route: answers handshakes
+    ///     websocket:                # (see mock::socket for every key)
+    ///       on_open: [{text: welcome}]
+    ///       messages: [{when: {text: ping}, reply: [{text: pong}]}]
     /// seed: 42                      # optional: the seed of the faults below
     /// faults:                       # optional: a plan on the whole router
     ///   - every: 10
@@ -413,8 +431,9 @@ impl Router {
         Ok(routes.into_iter().map(|route| self.insert(route)).collect())
     }
 
-    /// Finds and claims the route that answers `request`.
-    fn find(&self, table: &Table, request: &Request) -> Option<Arc<Entry>> {
+    /// Finds and claims the route that answers `request` (a WebSocket
+    /// handshake when `socket`).
+    fn find(&self, table: &Table, request: &Request, socket: bool) -> Option<Arc<Entry>> {
         thread_local! {
             // Reused between calls: the hot path allocates no candidate list.
             static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -422,10 +441,10 @@ impl Router {
         CANDIDATES.with(|cell| match cell.try_borrow_mut() {
             Ok(mut candidates) => {
                 candidates.clear();
-                self.find_in(table, request, &mut candidates)
+                self.find_in(table, request, socket, &mut candidates)
             }
             // A custom matcher that routes through this router re-enters.
-            Err(_) => self.find_in(table, request, &mut Vec::new()),
+            Err(_) => self.find_in(table, request, socket, &mut Vec::new()),
         })
     }
 
@@ -433,6 +452,7 @@ impl Router {
         &self,
         table: &Table,
         request: &Request,
+        socket: bool,
         candidates: &mut Vec<usize>,
     ) -> Option<Arc<Entry>> {
         table
@@ -440,7 +460,8 @@ impl Router {
             .candidates(request.method(), request.url().path(), candidates);
         for &position in candidates.iter() {
             let route = &table.routes[position];
-            if !route.has_capacity() || !route.matches(request) {
+            if route.socket.is_some() != socket || !route.has_capacity() || !route.matches(request)
+            {
                 continue;
             }
             let Some(scenario) = &route.scenario else {
@@ -471,18 +492,43 @@ impl Router {
         });
     }
 
-    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
-        if let Some(fallback) = read(&self.shared.fallback) {
-            if let Some(copy) = request.try_clone() {
-                self.record(copy, Answer::Fallback);
-            }
-            return fallback.execute(request).await;
+    /// The routes, unless some could not be built (then every request fails,
+    /// naming them).
+    fn usable_table(&self) -> Result<Arc<Table>> {
+        let table = read(&self.shared.table);
+        if let Some(broken) = &table.broken {
+            return Err(Error::invalid(format!(
+                "the router has routes that could not be built: {broken}"
+            )));
         }
+        Ok(table)
+    }
+
+    /// The fallback engine, if there is one, with `request` journaled as
+    /// sent to it.
+    fn fallback_for(&self, request: &Request) -> Option<Arc<dyn Engine>> {
+        let fallback = read(&self.shared.fallback)?;
+        if let Some(copy) = request.try_clone() {
+            self.record(copy, Answer::Fallback);
+        }
+        Some(fallback)
+    }
+
+    /// The near-miss report for `request`, journaled as unmatched.
+    fn unmatched(&self, table: &Table, request: Request) -> crate::error::NoRoute {
         let report = {
             let states = lock(&self.shared.scenarios);
             near_miss::report(&table.routes, &request, &states)
         };
         self.record(request, Answer::Unmatched);
+        report
+    }
+
+    async fn miss(&self, table: Arc<Table>, request: Request) -> Result<Response> {
+        if let Some(fallback) = self.fallback_for(&request) {
+            return fallback.execute(request).await;
+        }
+        let report = self.unmatched(&table, request);
         if !self.shared.not_found.load(Ordering::SeqCst) {
             return Err(Error::NoRoute(Box::new(report)));
         }
@@ -518,6 +564,18 @@ impl Shared {
         for route in table.routes.iter().filter(|r| include(r.id)) {
             if let Some(problem) = &route.problem {
                 report.broken.push(format!("{}: {problem}", route.label));
+            }
+            if let Some(socket) = &route.socket {
+                for journal in lock(&self.sockets).iter() {
+                    let journal = lock(journal);
+                    if journal.route == route.id {
+                        report.missing_messages.extend(
+                            socket::missing(socket, &journal)
+                                .into_iter()
+                                .map(|m| format!("{}: {m}", route.label)),
+                        );
+                    }
+                }
             }
             let calls = route.hits();
             if !route.expect.allows(calls) {
@@ -561,13 +619,8 @@ impl Router {
             let body = request.take_body().buffered().await?;
             *request.body_mut() = body;
         }
-        let table = read(&self.shared.table);
-        if let Some(broken) = &table.broken {
-            return Err(Error::invalid(format!(
-                "the router has routes that could not be built: {broken}"
-            )));
-        }
-        let Some(route) = self.find(&table, &request) else {
+        let table = self.usable_table()?;
+        let Some(route) = self.find(&table, &request, false) else {
             return self.miss(table, request).await;
         };
         let reply = route.responder.respond(&Context {
@@ -584,6 +637,31 @@ impl Router {
         );
         reply.into_response().await
     }
+
+    /// Opens a WebSocket route (the router's plan, if any, has already spoken).
+    async fn open_socket(&self, request: Request) -> Result<WsConnection> {
+        let table = self.usable_table()?;
+        let Some(route) = self.find(&table, &request, true) else {
+            if let Some(fallback) = self.fallback_for(&request) {
+                return fallback.websocket(request).await;
+            }
+            let report = self.unmatched(&table, request);
+            return Err(Error::NoRoute(Box::new(report)));
+        };
+        let socket = route.socket.clone().expect("found among WebSocket routes");
+        let opened = socket::open(&socket, route.id, &request);
+        if let Ok((_, journal)) = &opened {
+            lock(&self.shared.sockets).push(journal.clone());
+        }
+        self.record(
+            request,
+            Answer::Route {
+                id: route.id,
+                label: route.label.clone(),
+            },
+        );
+        opened.map(|(connection, _)| connection)
+    }
 }
 
 impl Engine for Router {
@@ -596,24 +674,16 @@ impl Engine for Router {
     }
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
-        Box::pin(async move {
-            match read(&self.shared.fallback) {
-                Some(fallback) => fallback.websocket(request).await,
-                None => Err(Error::websocket(
-                    request.to_string(),
-                    "a Router answers HTTP routes only; give it a fallback engine \
-                     (Router::with_fallback) that accepts WebSockets",
-                )),
-            }
-        })
+        if let Some(hit) = read(&self.shared.faults).and_then(|plan| plan.decide(&request)) {
+            let call = Call::of(&request);
+            return Box::pin(act_websocket(hit, call, self.open_socket(request)));
+        }
+        Box::pin(self.open_socket(request))
     }
 
     fn capabilities(&self) -> Capabilities {
-        let caps = Capabilities::none().with_streaming();
-        match read(&self.shared.fallback) {
-            Some(fallback) if fallback.capabilities().websocket => caps.with_websocket(),
-            _ => caps,
-        }
+        // WebSocket routes answer handshakes (and may be added at any time).
+        Capabilities::none().with_streaming().with_websocket()
     }
 }
 

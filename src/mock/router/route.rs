@@ -9,6 +9,7 @@ use http::Method;
 use super::expect::Times;
 use super::matchers::{Hint, Matcher};
 use super::responders::{Responder, status};
+use super::socket::Socket;
 use super::template::PathTemplate;
 use crate::Request;
 use crate::fault::FaultPlan;
@@ -45,6 +46,7 @@ pub struct Route {
     limit: Option<usize>,
     scenario: Option<Scenario>,
     faults: Option<FaultPlan>,
+    socket: Option<Arc<Socket>>,
 }
 
 /// A route's place in a named state machine.
@@ -70,6 +72,7 @@ impl Route {
             limit: None,
             scenario: None,
             faults: None,
+            socket: None,
         }
     }
 
@@ -104,6 +107,14 @@ impl Route {
     /// ```
     pub fn fault(mut self, plan: impl Into<FaultPlan>) -> Route {
         self.faults = Some(plan.into());
+        self
+    }
+
+    /// Answers WebSocket handshakes with `socket` (see
+    /// [`socket`](super::socket)). Such a route answers only handshakes, and
+    /// plain HTTP routes only plain requests.
+    pub fn websocket(mut self, socket: Socket) -> Route {
+        self.socket = Some(Arc::new(socket));
         self
     }
 
@@ -210,6 +221,9 @@ impl Route {
         if let Some(problem) = self.faults.as_ref().and_then(FaultPlan::problem) {
             problems.push(format!("fault: {problem}"));
         }
+        if let Some(problem) = self.socket.as_ref().and_then(|s| s.problem()) {
+            problems.push(format!("websocket: {problem}"));
+        }
         if self.scenario.as_ref().is_some_and(|s| s.name.is_empty()) {
             problems.push(
                 "when_state/will_set_state need a scenario name: add .in_scenario(\"…\")"
@@ -250,6 +264,8 @@ pub(crate) struct Entry {
     pub(crate) limit: Option<usize>,
     pub(crate) scenario: Option<Scenario>,
     pub(crate) problem: Option<String>,
+    /// The WebSocket responder, for a route that answers handshakes.
+    pub(crate) socket: Option<Arc<Socket>>,
     /// The path template, for captures.
     pub(crate) template: Option<Arc<PathTemplate>>,
     /// Method and path, when both are literal enough to index.
@@ -295,6 +311,7 @@ impl Entry {
             expect: route.expect,
             limit: route.limit,
             scenario: route.scenario,
+            socket: route.socket,
             problem,
             hits: AtomicUsize::new(0),
         }

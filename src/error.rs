@@ -170,8 +170,14 @@ pub enum ConnectFailure {
     Refused,
     /// The host name could not be resolved.
     Dns,
-    /// Any other reason (unreachable network, proxy failure…).
+    /// Any other reason (unreachable network…).
     Other,
+    /// Nothing accepted the connection at the proxy's address: the proxy,
+    /// not the origin, is down.
+    ProxyRefused,
+    /// The proxy answered but would not carry the request: it wants
+    /// credentials (407) or rejected them, or refused the tunnel.
+    Proxy,
 }
 
 impl fmt::Display for ConnectFailure {
@@ -180,6 +186,8 @@ impl fmt::Display for ConnectFailure {
             ConnectFailure::Refused => "connection refused",
             ConnectFailure::Dns => "DNS lookup failed",
             ConnectFailure::Other => "connect failed",
+            ConnectFailure::ProxyRefused => "proxy connection refused",
+            ConnectFailure::Proxy => "proxy failed",
         })
     }
 }
@@ -220,6 +228,10 @@ pub enum ErrorKind {
     Dns,
     /// [`Error::Connect`] with [`ConnectFailure::Other`].
     Connect,
+    /// [`Error::Connect`] with [`ConnectFailure::ProxyRefused`].
+    ProxyRefused,
+    /// [`Error::Connect`] with [`ConnectFailure::Proxy`].
+    Proxy,
     /// [`Error::ConnectionReset`].
     ConnectionReset,
     /// [`Error::Timeout`] with [`TimeoutKind::Request`].
@@ -254,6 +266,8 @@ const KIND_NAMES: &[(ErrorKind, &str)] = &[
     (ErrorKind::ConnectionRefused, "connection_refused"),
     (ErrorKind::Dns, "dns"),
     (ErrorKind::Connect, "connect"),
+    (ErrorKind::ProxyRefused, "proxy_refused"),
+    (ErrorKind::Proxy, "proxy"),
     (ErrorKind::ConnectionReset, "connection_reset"),
     (ErrorKind::RequestTimeout, "request_timeout"),
     (ErrorKind::ConnectTimeout, "connect_timeout"),
@@ -288,6 +302,8 @@ impl ErrorKind {
             ErrorKind::ConnectionRefused
                 | ErrorKind::Dns
                 | ErrorKind::Connect
+                | ErrorKind::ProxyRefused
+                | ErrorKind::Proxy
                 | ErrorKind::ConnectTimeout
         )
     }
@@ -583,6 +599,8 @@ impl Error {
                 ConnectFailure::Refused => ErrorKind::ConnectionRefused,
                 ConnectFailure::Dns => ErrorKind::Dns,
                 ConnectFailure::Other => ErrorKind::Connect,
+                ConnectFailure::ProxyRefused => ErrorKind::ProxyRefused,
+                ConnectFailure::Proxy => ErrorKind::Proxy,
             },
             Error::ConnectionReset { .. } => ErrorKind::ConnectionReset,
             Error::Timeout { timeout, .. } => match timeout {
@@ -623,6 +641,10 @@ impl Error {
             }
             ErrorKind::Dns => Error::connect(ConnectFailure::Dns, request, message),
             ErrorKind::Connect => Error::connect(ConnectFailure::Other, request, message),
+            ErrorKind::ProxyRefused => {
+                Error::connect(ConnectFailure::ProxyRefused, request, message)
+            }
+            ErrorKind::Proxy => Error::connect(ConnectFailure::Proxy, request, message),
             ErrorKind::ConnectionReset => Error::ConnectionReset { request, message },
             ErrorKind::RequestTimeout => Error::timeout(TimeoutKind::Request, request, None),
             ErrorKind::ConnectTimeout => Error::timeout(TimeoutKind::Connect, request, None),

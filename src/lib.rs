@@ -36,6 +36,8 @@ struct ReadmeDoctests;
 
 mod body;
 pub mod cassette;
+#[doc(hidden)]
+pub mod cli;
 pub mod client;
 pub mod engine;
 mod error;
@@ -45,6 +47,7 @@ pub mod plugins;
 mod request;
 mod response;
 pub mod server;
+pub mod sse;
 pub mod ws;
 mod yaml;
 

@@ -1,55 +1,22 @@
 //! The `wiretape` binary, run as a user would.
 
-use std::process::Stdio;
-use std::time::Duration;
+mod cli_support;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use cli_support::{run, start};
 
-/// Starts `wiretape ARGS --listen 127.0.0.1:0` and returns the child and the
-/// base URL it printed on its first line.
-async fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the CLI prints its address")
-        .unwrap()
-        .expect("a first line");
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (child, url)
-}
-
-/// Runs the binary to completion and returns its exit success and stderr.
+/// Runs the binary to completion, expecting a failure; returns its stderr.
 async fn fail(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_wiretape"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success(), "expected a failure for {args:?}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let (code, _, stderr) = run(args).await;
+    assert_ne!(code, 0, "expected a failure for {args:?}");
+    stderr
 }
 
 #[tokio::test]
 async fn echo_serves_requests_on_the_port_it_prints() {
-    let (mut child, url) = start(&["echo"]).await;
+    let server = start(&["echo"]).await;
     let client = wiretape::Client::new();
     let response = client
-        .post(format!("{url}/things?a=1"))
+        .post(format!("{}/things?a=1", server.url))
         .body("ping")
         .send()
         .await
@@ -57,16 +24,16 @@ async fn echo_serves_requests_on_the_port_it_prints() {
     assert_eq!(response.headers()["x-echo-method"], "POST");
     assert_eq!(response.headers()["x-echo-target"], "/things?a=1");
     assert_eq!(response.text().await.unwrap(), "ping");
-    child.kill().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn serve_answers_from_a_route_file_and_explains_a_miss() {
-    let (mut child, url) = start(&["serve", "--routes", "fixtures/routes/users-api.yaml"]).await;
+    let server = start(&["serve", "--routes", "fixtures/routes/users-api.yaml"]).await;
     let client = wiretape::Client::new();
 
     let users: serde_json::Value = client
-        .get(format!("{url}/users"))
+        .get(format!("{}/users", server.url))
         .send()
         .await
         .unwrap()
@@ -75,21 +42,25 @@ async fn serve_answers_from_a_route_file_and_explains_a_miss() {
         .unwrap();
     assert_eq!(users[1]["name"], "Grace Hopper");
 
-    let miss = client.get(format!("{url}/userz")).send().await.unwrap();
+    let miss = client
+        .get(format!("{}/userz", server.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(miss.status(), 404);
     let report = miss.text().await.unwrap();
     assert!(report.contains("no mock answered GET"), "{report}");
     assert!(report.contains("/userz"), "{report}");
-    child.kill().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn serve_replays_a_cassette_whatever_host_it_was_recorded_on() {
-    let (mut child, url) = start(&["serve", "--cassette", "cassettes/httpbin.yaml"]).await;
+    let server = start(&["serve", "--cassette", "cassettes/httpbin.yaml"]).await;
     let client = wiretape::Client::new();
 
     let response = client
-        .get(format!("{url}/get?tool=wiretape&lang=rust"))
+        .get(format!("{}/get?tool=wiretape&lang=rust", server.url))
         .send()
         .await
         .unwrap();
@@ -104,30 +75,29 @@ async fn serve_replays_a_cassette_whatever_host_it_was_recorded_on() {
 
     // Without --repeat each interaction replays once.
     let again = client
-        .get(format!("{url}/get?tool=wiretape&lang=rust"))
+        .get(format!("{}/get?tool=wiretape&lang=rust", server.url))
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
     let report = again.text().await.unwrap();
     assert!(report.contains("cassettes/httpbin.yaml"), "{report}");
-    child.kill().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn serve_with_repeat_replays_an_interaction_again() {
-    let (mut child, url) =
-        start(&["serve", "--cassette", "cassettes/httpbin.yaml", "--repeat"]).await;
+    let server = start(&["serve", "--cassette", "cassettes/httpbin.yaml", "--repeat"]).await;
     let client = wiretape::Client::new();
     for _ in 0..3 {
         let response = client
-            .get(format!("{url}/get?lang=rust&tool=wiretape"))
+            .get(format!("{}/get?lang=rust&tool=wiretape", server.url))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    child.kill().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]

@@ -1,21 +1,32 @@
 //! The `wiretape` command line: serve wiretape engines on a local socket so
-//! that clients in any language can use them.
+//! that clients in any language can use them, record through a proxy, and
+//! check and convert cassettes. The commands live in `wiretape::cli`; this
+//! file only parses arguments.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use wiretape::cassette::{Cassette, Environment, Match, Mode};
-use wiretape::engine::Engine;
-use wiretape::fault::{FaultPlan, Faulty};
-use wiretape::mock::{MockEngine, Router};
-use wiretape::{Error, Result, server};
+use clap::{CommandFactory, Parser, Subcommand};
+use wiretape::cli::{self, convert, inspect, lint, record, serve};
+
+const EXAMPLES: &str = "\
+Examples:
+  wiretape record --upstream https://staging.example.com --cassette api.yaml --listen 127.0.0.1:8080
+  wiretape serve --cassette api.yaml --listen 127.0.0.1:8080
+  wiretape serve --cassette api.yaml --upstream https://staging.example.com
+  wiretape serve --routes fixtures/routes/users-api.yaml
+  wiretape lint cassettes/ --format github
+  wiretape convert fixtures/cassettes/ruby_vcr.yml api.yaml
+  wiretape inspect api.yaml --json
+
+Exit codes: 0 ok, 1 findings or failures (lint findings, unmet route
+expectations, errors), 2 usage errors.";
 
 #[derive(Parser)]
 #[command(
     name = "wiretape",
     version,
-    about = "Serve mocks and cassettes to any HTTP or WebSocket client"
+    about = "Record, replay, mock and lint HTTP traffic for clients in any language",
+    after_help = EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,128 +42,77 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
-    /// Serve route files and/or replay a cassette. Routes answer first; what
-    /// they do not match is replayed from the cassette; anything else is a
-    /// 404 whose body explains the closest miss.
-    Serve {
-        /// The address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// A YAML route file (see fixtures/routes/); may be given several times.
-        #[arg(long = "routes", value_name = "FILE")]
-        routes: Vec<PathBuf>,
-        /// A cassette to replay, never recording. Requests match on method,
-        /// path and query, whatever host and port they were recorded against.
-        #[arg(long, value_name = "FILE")]
-        cassette: Option<PathBuf>,
-        /// Replay each recorded interaction as often as it is asked for,
-        /// instead of once each in recorded order.
-        #[arg(long)]
-        repeat: bool,
-        /// A YAML fault plan acted on the wire in front of everything served
-        /// (resets, empty replies, malformed chunks, slow bodies, …).
-        #[arg(long, value_name = "FILE")]
-        faults: Option<PathBuf>,
+    /// Serve route files and/or a cassette (wiretape, Ruby VCR, vcrpy or
+    /// HAR). Routes answer first; what they do not match is replayed from
+    /// the cassette (or, with --upstream, fetched and recorded); anything
+    /// else is a 404 whose body explains the closest miss. An admin API
+    /// under /__wiretape/ serves the journal, verification, reset and
+    /// runtime routes.
+    #[command(after_help = "Examples:
+  wiretape serve --cassette api.yaml
+  wiretape serve --routes routes.yaml --cassette api.yaml --repeat
+  wiretape serve --cassette api.yaml --upstream https://staging.example.com
+
+Admin API: GET /__wiretape/requests, POST /__wiretape/verify,
+POST /__wiretape/reset, POST /__wiretape/routes, DELETE /__wiretape/routes/NAME")]
+    Serve(serve::ServeArgs),
+    /// Record a cassette through a reverse proxy: point any client at the
+    /// listen address; every exchange with the upstream is recorded
+    /// (credentials redacted). Ctrl-C or SIGTERM writes the cassette.
+    #[command(after_help = "Example:
+  wiretape record --upstream https://staging.example.com --cassette api.yaml --listen 127.0.0.1:8080
+  curl http://127.0.0.1:8080/users")]
+    Record(record::RecordArgs),
+    /// Scan cassettes and route files for secrets; exit 1 with
+    /// file:line:column for each finding.
+    #[command(after_help = "Examples:
+  wiretape lint cassettes/
+  wiretape lint cassettes/ --format github --allowlist .wiretape-allow
+  wiretape lint api.yaml --fix")]
+    Lint(lint::LintArgs),
+    /// Convert between wiretape YAML, Ruby VCR, vcrpy and HAR, redacting
+    /// credentials on the way.
+    #[command(after_help = "Examples:
+  wiretape convert old.yml api.yaml
+  wiretape convert api.yaml api.har
+  wiretape convert api.yaml vcr.yml --to ruby-vcr")]
+    Convert(convert::ConvertArgs),
+    /// One line per interaction of a cassette: method, URI, status, body
+    /// size, latency, WebSocket frames.
+    Inspect(inspect::InspectArgs),
+    /// Print shell completions for SHELL.
+    #[command(after_help = "Example:
+  wiretape completions bash > /etc/bash_completion.d/wiretape")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Echo { listen } => run(wiretape::mock::echo(), &listen, "echo API").await,
-        Command::Serve {
-            listen,
-            routes,
-            cassette,
-            repeat,
-            faults,
-        } => match build_serve_engine(&routes, cassette, repeat) {
-            Ok((engine, what)) => match faults {
-                None => run(engine, &listen, &what).await,
-                Some(file) => match FaultPlan::from_yaml_file(&file) {
-                    Ok(plan) => {
-                        let what = format!(
-                            "{what} with faults from {} (seed {})",
-                            file.display(),
-                            plan.seed()
-                        );
-                        run(Faulty::new(engine, plan), &listen, &what).await
-                    }
-                    Err(err) => Err(err),
-                },
-            },
-            Err(err) => Err(err),
-        },
-    };
-    match result {
+    match Cli::parse().command {
+        Command::Echo { listen } => echo(&listen).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Record(args) => record::run(args).await,
+        Command::Lint(args) => lint::run(args).await,
+        Command::Convert(args) => convert::run(args).await,
+        Command::Inspect(args) => inspect::run(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "wiretape",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn echo(listen: &str) -> ExitCode {
+    match cli::serve_until_stopped(wiretape::mock::echo(), listen, "serving echo API").await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("wiretape: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => cli::fail(&err),
     }
-}
-
-/// The engine `serve` answers with, and a description for the first line.
-fn build_serve_engine(
-    routes: &[PathBuf],
-    cassette: Option<PathBuf>,
-    repeat: bool,
-) -> Result<(Box<dyn Engine>, String)> {
-    let tape = match &cassette {
-        Some(path) => Some(
-            Cassette::builder(path)
-                .mode(Mode::Replay)
-                .environment(Environment::clean())
-                .match_on([Match::method(), Match::path(), Match::query()])
-                .allow_playback_repeats(repeat)
-                .build(MockEngine::queue().build())?,
-        ),
-        None => None,
-    };
-    let mut what = Vec::new();
-    if routes.is_empty() {
-        return match tape {
-            Some(tape) => Ok((
-                Box::new(tape),
-                format!("cassette {}", path_text(cassette.as_ref())),
-            )),
-            None => Err(Error::invalid(
-                "nothing to serve: give one or more --routes FILE, a --cassette FILE, or both",
-            )),
-        };
-    }
-    let router = Router::new().without_drop_verification().with_not_found();
-    for file in routes {
-        let ids = router.load_yaml_file(file)?;
-        what.push(format!("{} route(s) from {}", ids.len(), file.display()));
-    }
-    let router = match tape {
-        Some(tape) => {
-            what.push(format!("cassette {}", path_text(cassette.as_ref())));
-            router.with_fallback(tape)
-        }
-        None => router,
-    };
-    Ok((Box::new(router), what.join(" and ")))
-}
-
-fn path_text(path: Option<&PathBuf>) -> String {
-    path.map(|p| p.display().to_string()).unwrap_or_default()
-}
-
-/// Serves `engine` until Ctrl-C.
-async fn run(engine: impl Engine, listen: &str, what: &str) -> Result<()> {
-    let server = server::serve(engine, listen)
-        .await
-        .map_err(|err| Error::invalid(format!("cannot listen on {listen}: {err}")))?;
-    // The first line says where to connect; tools read it to find the port.
-    println!(
-        "wiretape: serving {what} on {} (Ctrl-C to stop)",
-        server.url("/")
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    server.shutdown().await;
-    Ok(())
 }

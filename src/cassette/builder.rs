@@ -26,6 +26,7 @@ pub struct CassetteBuilder {
     frames: FrameMatch,
     environment: Option<Environment>,
     error_on_unused: bool,
+    tape: Option<super::Tape>,
 }
 
 impl fmt::Debug for CassetteBuilder {
@@ -167,6 +168,13 @@ impl CassetteBuilder {
         self
     }
 
+    /// Replays `tape` (another tool's recording, imported) instead of
+    /// reading the file; the path still names the cassette in reports.
+    pub fn replay_tape(mut self, tape: super::Tape) -> Self {
+        self.tape = Some(tape);
+        self
+    }
+
     /// Opens the cassette around `inner`: reads the file when the mode
     /// replays, takes the file's lock when it records.
     pub fn build<E: Engine>(self, inner: E) -> Result<Cassette<E>> {
@@ -180,9 +188,10 @@ impl CassetteBuilder {
         }
         let environment = self.environment.unwrap_or_else(Environment::from_process);
         let mode = environment.mode(self.mode)?;
-        let loaded = match mode {
-            Mode::Record | Mode::Passthrough => None,
-            _ => store::load(&path)?,
+        let loaded = match (mode, self.tape) {
+            (Mode::Record | Mode::Passthrough, _) => None,
+            (_, Some(tape)) => Some(tape),
+            (_, None) => store::load(&path)?,
         };
         let (replaying, recording) = match (mode, loaded.is_some()) {
             (Mode::Passthrough, _) => (false, false),
@@ -262,6 +271,7 @@ impl Cassette<()> {
             frames: FrameMatch::exact(),
             environment: None,
             error_on_unused: false,
+            tape: None,
         }
     }
 }

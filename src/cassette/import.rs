@@ -577,3 +577,142 @@ fn har_content(headers: &Headers, body: &BodyForm) -> serde_json::Value {
         Err(_) => json!({"mimeType": mime, "text": BASE64.encode(&bytes), "encoding": "base64"}),
     }
 }
+
+/// Writes `tape` as a Ruby VCR cassette (`http_interactions:`). Failed
+/// exchanges and WebSocket frames have no place in VCR's format and are
+/// left out; a binary body is written as `base64_string`.
+pub fn to_ruby_vcr(tape: &Tape) -> Result<String> {
+    let interactions: Vec<serde_json::Value> = tape
+        .interactions
+        .iter()
+        .filter_map(|interaction| {
+            let response = interaction.response.as_ref()?;
+            let body = |body: &Option<BodyForm>| vcr_body_of(body, true);
+            let request = &interaction.request;
+            Some(json!({
+                "request": {
+                    "method": request.method.to_ascii_lowercase(),
+                    "uri": request.uri,
+                    "body": body(&request.body),
+                    "headers": vcr_headers(&request.headers),
+                },
+                "response": {
+                    "status": {"code": response.status, "message": reason(response.status)},
+                    "headers": vcr_headers(&response.headers),
+                    "body": body(&response.body),
+                },
+                "recorded_at": interaction.recorded_at.clone().unwrap_or_default(),
+            }))
+        })
+        .collect();
+    crate::yaml::to_string(&json!({
+        "http_interactions": interactions,
+        "recorded_with": format!("wiretape {}", env!("CARGO_PKG_VERSION")),
+    }))
+}
+
+/// Writes `tape` as a vcrpy cassette. As with [`to_ruby_vcr`], failed
+/// exchanges and WebSocket frames are left out; a binary body is written as
+/// `base64_string` (which [`from_vcrpy`] reads, and vcrpy does not).
+pub fn to_vcrpy(tape: &Tape) -> Result<String> {
+    let body = |body: &Option<BodyForm>| vcr_body_of(body, false);
+    let interactions: Vec<serde_json::Value> = tape
+        .interactions
+        .iter()
+        .filter_map(|interaction| {
+            let response = interaction.response.as_ref()?;
+            let request = &interaction.request;
+            // vcrpy writes a request body as a plain string, or null.
+            let request_body = match body(&request.body) {
+                _ if request.body.is_none() => serde_json::Value::Null,
+                serde_json::Value::Object(mut map) if map.contains_key("string") => {
+                    map.remove("string").unwrap_or_default()
+                }
+                binary => binary,
+            };
+            Some(json!({
+                "request": {
+                    "body": request_body,
+                    "headers": vcr_headers(&request.headers),
+                    "method": request.method,
+                    "uri": request.uri,
+                },
+                "response": {
+                    "body": body(&response.body),
+                    "headers": vcr_headers(&response.headers),
+                    "status": {"code": response.status, "message": reason(response.status)},
+                },
+            }))
+        })
+        .collect();
+    crate::yaml::to_string(&json!({ "interactions": interactions, "version": 1 }))
+}
+
+/// A body as VCR tools write it: `string`, or `base64_string` for bytes
+/// that are not UTF-8; Ruby VCR also names the `encoding`.
+fn vcr_body_of(body: &Option<BodyForm>, ruby: bool) -> serde_json::Value {
+    let bytes = body
+        .as_ref()
+        .and_then(|b| b.to_bytes().ok())
+        .unwrap_or_default();
+    let (mut written, encoding) = match std::str::from_utf8(&bytes) {
+        Ok(text) => (json!({"string": text}), "UTF-8"),
+        Err(_) => (
+            json!({"base64_string": BASE64.encode(&bytes)}),
+            "ASCII-8BIT",
+        ),
+    };
+    if ruby {
+        written["encoding"] = json!(encoding);
+    }
+    written
+}
+
+fn vcr_headers(headers: &Headers) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = headers
+        .0
+        .iter()
+        .map(|(name, values)| (name.clone(), json!(values)))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+/// Applies the redaction a recording applies by default (credential
+/// headers, and whatever else the default filters cover) to an imported
+/// tape, so that converting another tool's file never copies a secret it
+/// still holds.
+pub fn redact(tape: &mut Tape) {
+    let filters = super::filter::Filters::default();
+    for interaction in &mut tape.interactions {
+        let request = &mut interaction.request;
+        filters.headers(&mut request.headers);
+        if let Ok(mut url) = url::Url::parse(&request.uri) {
+            filters.url(&mut url);
+            request.uri = url.to_string();
+        }
+        redact_body(&filters, &mut request.body);
+        if let Some(response) = &mut interaction.response {
+            filters.headers(&mut response.headers);
+            redact_body(&filters, &mut response.body);
+        }
+    }
+}
+
+fn redact_body(filters: &super::filter::Filters, body: &mut Option<BodyForm>) {
+    if !filters.filters_bodies() || matches!(body, Some(BodyForm::Chunks(_)) | None) {
+        return;
+    }
+    let Some(bytes) = body.as_ref().and_then(|b| b.to_bytes().ok()) else {
+        return;
+    };
+    if let Some(filtered) = filters.body(&bytes) {
+        *body = BodyForm::from_bytes(&filtered);
+    }
+}

@@ -97,6 +97,7 @@ use self::format::{RecordedRequest, RecordedResponse};
 use self::matching::{MissContext, miss_report};
 use self::record::RecordOptions;
 use self::replay::{Index, Lookup};
+pub(crate) use self::store::write_atomic;
 use self::store::{CassetteLock, file_error};
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::ws::WsConnection;

@@ -59,6 +59,12 @@ pub(crate) fn load(path: &Path) -> Result<Option<Tape>> {
 /// one, never a part; a failure leaves the old file in place.
 pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
     let text = crate::yaml::to_string(tape).map_err(|err| file_error(path, err.message()))?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` atomically, as [`save`] does: for the command
+/// line's other formats (`convert` to HAR, `lint --fix`).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir)
         .map_err(|err| file_error(path, format!("cannot create {}: {err}", dir.display())))?;
@@ -67,7 +73,7 @@ pub(crate) fn save(path: &Path, tape: &Tape) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|err| file_error(path, format!("cannot create a temporary file: {err}")))?;
-    temp.write_all(text.as_bytes())
+    temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|err| file_error(path, format!("cannot write: {err}")))?;
     // Dropping `temp` on any error above removes it.

@@ -120,6 +120,14 @@ impl Client {
         self.get(url).websocket().await
     }
 
+    /// Opens a server-sent event stream from `url` (a `GET` with
+    /// `Accept: text/event-stream`); await it for the
+    /// [`EventStream`](crate::sse::EventStream). For headers, build the
+    /// request first: `client.get(url).header(…).sse()`.
+    pub fn sse(&self, url: impl AsRef<str>) -> crate::sse::SseRequest {
+        self.get(url).sse()
+    }
+
     /// Resolves `url` against the base URL, if it is not absolute.
     fn resolve(&self, url: &str) -> Result<Url> {
         crate::plugins::resolve(self.inner.base_url.as_ref(), url)
@@ -157,6 +165,22 @@ impl Client {
         let config = *request
             .extensions_mut()
             .get_or_insert_with(|| self.inner.websocket);
+        if !config.subprotocols.is_empty()
+            && !request
+                .headers()
+                .contains_key(http::header::SEC_WEBSOCKET_PROTOCOL)
+        {
+            let offered = HeaderValue::from_str(&config.subprotocols.join(", ")).map_err(|_| {
+                Error::invalid(format!(
+                    "cannot open a WebSocket to {}: subprotocols {:?} are not valid header text",
+                    request.url(),
+                    config.subprotocols
+                ))
+            })?;
+            request
+                .headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_PROTOCOL, offered);
+        }
         let name = request.to_string();
         let connection = self
             .inner

@@ -296,6 +296,12 @@ impl RequestBuilder {
         let request = self.request?;
         self.client.open_websocket(request).await
     }
+
+    /// Opens a server-sent event stream with this request; see
+    /// [`Client::sse`](crate::Client::sse).
+    pub fn sse(self) -> crate::sse::SseRequest {
+        crate::sse::SseRequest::new(self.client, self.request)
+    }
 }
 
 impl fmt::Debug for RequestBuilder {

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::proxy::{Proxies, ProxyConnector, with_port};
 use super::{BoxFuture, Capabilities, Engine};
 use crate::body::from_http_body;
 use crate::plugins::ConnectTimeout;
@@ -27,7 +28,7 @@ use crate::request::url_to_uri;
 use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
 use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
 
-type Connector = CappedConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+type Connector = CappedConnector<hyper_rustls::HttpsConnector<ProxyConnector>>;
 
 tokio::task_local! {
     /// A request's own connect limit ([`ConnectTimeout`]), seen by the
@@ -73,6 +74,9 @@ pub struct HyperEngine {
 struct Settings {
     connect_timeout: Option<Duration>,
     nodelay: bool,
+    proxies: Proxies,
+    /// The TCP connector under TLS, for WebSocket tunnels through a proxy.
+    http: HttpConnector,
 }
 
 impl Default for HyperEngine {
@@ -118,6 +122,19 @@ impl HyperEngine {
         let port = url
             .port_or_known_default()
             .unwrap_or(if secure { 443 } else { 80 });
+        if let Some(asked) = request
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        {
+            return Err(Error::websocket(
+                name,
+                format!(
+                    "the request asks for WebSocket extensions ({asked:?}), which this engine cannot \
+                     speak (tungstenite has no permessage-deflate); remove the \
+                     Sec-WebSocket-Extensions header to talk uncompressed"
+                ),
+            ));
+        }
 
         // As for HTTP requests: the engine's own limit covers TCP, the
         // request's (Timeouts::connect) the whole connection, TCP and TLS, so
@@ -170,6 +187,55 @@ impl HyperEngine {
         port: u16,
         secure: bool,
     ) -> Result<Box<dyn Io>> {
+        let tcp = self.open_tcp(name, host, port, secure).await?;
+        if !secure {
+            return Ok(tcp);
+        }
+        let mut tls = (*self.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|err| {
+            Error::invalid(format!(
+                "{name}: {host:?} is not a valid TLS server name: {err}"
+            ))
+        })?;
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(server_name, tcp)
+            .await
+            .map_err(|err| classify_io(&err, name, true))?;
+        Ok(Box::new(stream))
+    }
+
+    /// A TCP connection to `host:port`, or a tunnel to it through the proxy
+    /// [`Proxies`] names for it.
+    async fn open_tcp(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        secure: bool,
+    ) -> Result<Box<dyn Io>> {
+        let scheme = if secure { "wss" } else { "ws" };
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let dst: Option<Uri> = format!("{scheme}://{authority}/").parse().ok();
+        if let Some(route) = dst
+            .as_ref()
+            .and_then(|dst| self.settings.proxies.intercept(dst))
+        {
+            let dst = with_port(dst.expect("intercepted, so parsed"));
+            let tunnel = route.tunnel(self.settings.http.clone(), dst);
+            let io = match self.settings.connect_timeout {
+                Some(limit) => tokio::time::timeout(limit, tunnel)
+                    .await
+                    .map_err(|_| Error::timeout(TimeoutKind::Connect, name, Some(limit)))?,
+                None => tunnel.await,
+            }
+            .map_err(|err| classify(&*err, name, true))?;
+            return Ok(Box::new(io.into_inner()));
+        }
         // Resolved apart from connecting, so that a name that does not
         // resolve is a DNS error, as it is for HTTP requests.
         let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
@@ -186,21 +252,7 @@ impl HyperEngine {
         .map_err(|err| classify_io(&err, name, true))?;
         // Nagle only delays small frames; failing to turn it off is harmless.
         let _ = tcp.set_nodelay(self.settings.nodelay);
-        if !secure {
-            return Ok(Box::new(tcp));
-        }
-        let mut tls = (*self.tls).clone();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let server_name = ServerName::try_from(host.to_owned()).map_err(|err| {
-            Error::invalid(format!(
-                "{name}: {host:?} is not a valid TLS server name: {err}"
-            ))
-        })?;
-        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-            .connect(server_name, tcp)
-            .await
-            .map_err(|err| classify_io(&err, name, true))?;
-        Ok(Box::new(stream))
+        Ok(Box::new(tcp))
     }
 }
 
@@ -221,7 +273,15 @@ impl Engine for HyperEngine {
             let name = request.to_string();
             let url = request.url().clone();
             let connect_limit = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
-            let request: http::Request<crate::Body> = request.try_into()?;
+            let mut request: http::Request<crate::Body> = request.try_into()?;
+            // Only here, below every plugin and recorder: the proxy's
+            // credentials never reach a log or a cassette.
+            let route = self.settings.proxies.forwarding(request.uri());
+            if let Some(auth) = route.as_ref().and_then(|route| route.authorization()) {
+                request
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+            }
             let exchange = self.client.request(request);
             let response = match connect_limit {
                 Some(limit) => CONNECT_LIMIT.scope(limit, exchange).await,
@@ -244,6 +304,7 @@ impl Engine for HyperEngine {
             .with_streaming()
             .with_http2()
             .with_timeouts()
+            .with_proxy()
     }
 }
 
@@ -266,6 +327,8 @@ pub struct HyperEngineBuilder {
     http2_prior_knowledge: bool,
     native_roots: bool,
     extra_roots: Vec<CertificateDer<'static>>,
+    proxies: Option<Proxies>,
+    accept_invalid_certs: bool,
 }
 
 impl Default for HyperEngineBuilder {
@@ -279,6 +342,8 @@ impl Default for HyperEngineBuilder {
             http2_prior_knowledge: false,
             native_roots: cfg!(feature = "native-roots"),
             extra_roots: Vec::new(),
+            proxies: None,
+            accept_invalid_certs: false,
         }
     }
 }
@@ -324,6 +389,19 @@ impl HyperEngineBuilder {
         self
     }
 
+    /// The proxies to use, replacing those the environment names (the
+    /// default is [`Proxies::from_env`], read when the engine is built).
+    pub fn proxies(mut self, proxies: Proxies) -> Self {
+        self.proxies = Some(proxies);
+        self
+    }
+
+    /// Sends every request directly, whatever `HTTP_PROXY` and the like say
+    /// (reqwest's `no_proxy()`).
+    pub fn no_proxy(self) -> Self {
+        self.proxies(Proxies::none())
+    }
+
     /// Whether to trust the operating system's root certificates as well
     /// (default: on with the `native-roots` feature).
     pub fn native_roots(mut self, enabled: bool) -> Self {
@@ -357,6 +435,15 @@ impl HyperEngineBuilder {
         Ok(self)
     }
 
+    /// Accepts any server certificate, expired, self-signed or for another
+    /// name (signatures are still checked). Off by default; only for a
+    /// throwaway test server (the command line's
+    /// `--danger-accept-invalid-certs`).
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
     /// The engine, or an error naming a rejected root certificate.
     pub fn build(self) -> Result<HyperEngine> {
         // One process-wide provider, ring, so that no other crate's default can
@@ -380,26 +467,36 @@ impl HyperEngineBuilder {
             })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = ClientConfig::builder_with_provider(provider)
+        let mut tls = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|err| Error::invalid(format!("TLS configuration: {err}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        if self.accept_invalid_certs {
+            tls.dangerous()
+                .set_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)));
+        }
 
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(self.nodelay);
         http.set_connect_timeout(self.connect_timeout);
+        let proxies = self.proxies.unwrap_or_else(Proxies::from_env);
+        let proxied = ProxyConnector {
+            http: http.clone(),
+            proxies: proxies.clone(),
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls.clone())
             .https_or_http();
         let https = if self.http2_prior_knowledge {
-            https.enable_http2().wrap_connector(http)
+            https.enable_http2().wrap_connector(proxied)
         } else {
-            https.enable_http1().enable_http2().wrap_connector(http)
+            https.enable_http1().enable_http2().wrap_connector(proxied)
         };
         let connector = CappedConnector {
             inner: https,
+            proxies: proxies.clone(),
             cap: self.max_connections_per_host,
             per_host: Arc::new(Mutex::new(HashMap::new())),
         };
@@ -417,8 +514,61 @@ impl HyperEngineBuilder {
             settings: Arc::new(Settings {
                 connect_timeout: self.connect_timeout,
                 nodelay: self.nodelay,
+                proxies,
+                http,
             }),
         })
+    }
+}
+
+/// The verifier of [`HyperEngineBuilder::danger_accept_invalid_certs`]:
+/// any certificate passes; handshake signatures are still checked, so the
+/// connection is at least with whoever holds the shown certificate's key.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -428,6 +578,9 @@ impl HyperEngineBuilder {
 #[derive(Clone)]
 struct CappedConnector<C> {
     inner: C,
+    /// To mark a connection to a forwarding HTTP proxy as proxied, so hyper
+    /// writes absolute-form request targets on it.
+    proxies: Proxies,
     cap: Option<usize>,
     per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
@@ -465,6 +618,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limit = CONNECT_LIMIT.try_with(|limit| *limit).ok();
+        let forwarded = self.proxies.forwarding(&uri).is_some();
         Box::pin(async move {
             let permit = match semaphore {
                 Some(semaphore) => Some(
@@ -489,15 +643,18 @@ where
             Ok(Permitted {
                 io,
                 _permit: permit,
+                forwarded,
             })
         })
     }
 }
 
-/// A connection's I/O together with its slot in the per-host cap.
+/// A connection's I/O together with its slot in the per-host cap, and
+/// whether it goes to a forwarding HTTP proxy.
 struct Permitted<T> {
     io: T,
     _permit: Option<OwnedSemaphorePermit>,
+    forwarded: bool,
 }
 
 impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
@@ -542,7 +699,7 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Permitted<T> {
 
 impl<T: Connection> Connection for Permitted<T> {
     fn connected(&self) -> Connected {
-        self.io.connected()
+        self.io.connected().proxy(self.forwarded)
     }
 }
 
@@ -553,6 +710,10 @@ pub(crate) fn classify(error: &(dyn StdError + 'static), request: &str, connecti
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     let mut dns = false;
     while let Some(err) = current {
+        // Our own connectors' verdict (a proxy's failure) stands.
+        if let Some(ours) = err.downcast_ref::<Error>() {
+            return Error::from_kind(ours.kind(), request, ours.message());
+        }
         if err.to_string() == "dns error" {
             dns = true;
         }

@@ -8,6 +8,7 @@
 //! an `Arc<dyn Engine>` is itself an engine.
 
 mod hyper;
+mod proxy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 pub use self::hyper::{HyperEngine, HyperEngineBuilder};
 pub(crate) use self::hyper::{classify, classify_io};
+pub use self::proxy::Proxies;
 use crate::ws::WsConnection;
 use crate::{Request, Response, Result};
 
@@ -60,16 +62,42 @@ pub trait Engine: Send + Sync + 'static {
     /// Performs a WebSocket handshake for `request` (a `GET` to a `ws://` or
     /// `wss://` URL).
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
+        let engine = self.name();
         Box::pin(async move {
             Err(crate::Error::websocket(
                 request.to_string(),
-                "this engine does not support WebSockets",
+                format!("the engine {engine} lacks the `websocket` capability"),
             ))
         })
     }
 
     /// What this engine can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// A short name for messages ("the engine MockEngine lacks …"): by
+    /// default the type's name without its module paths.
+    fn name(&self) -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+}
+
+/// `a::b::Cassette<c::HyperEngine>` as `Cassette<HyperEngine>`.
+fn short_type_name(full: &str) -> String {
+    let mut short = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for c in full.chars() {
+        match c {
+            ':' => segment.clear(),
+            '<' | '>' | ',' | ' ' | '(' | ')' | '&' | '[' | ']' | ';' => {
+                short.push_str(&segment);
+                segment.clear();
+                short.push(c);
+            }
+            _ => segment.push(c),
+        }
+    }
+    short.push_str(&segment);
+    short
 }
 
 impl<E: Engine + ?Sized> Engine for Arc<E> {
@@ -83,6 +111,10 @@ impl<E: Engine + ?Sized> Engine for Arc<E> {
 
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+
+    fn name(&self) -> String {
+        (**self).name()
     }
 }
 
@@ -98,9 +130,27 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
+
+    fn name(&self) -> String {
+        (**self).name()
+    }
 }
 
-/// What an engine can do, so plugins and wrappers can adapt.
+/// What an engine can do, so plugins and wrappers can adapt (Ktor's
+/// engine capabilities).
+///
+/// A feature that needs a capability checks it before doing anything and
+/// fails with an error naming the engine ([`Engine::name`]) and the flag:
+/// [`Client::sse`](crate::Client::sse) needs `streaming`; a WebSocket needs
+/// `websocket` (engines without it refuse the handshake the same way).
+///
+/// | flag | `HyperEngine` | `MockEngine` | `Router` | `Cassette<E>` |
+/// |------|---------------|--------------|----------|---------------|
+/// | `websocket` | yes | with a handler ([`with_websocket`](crate::mock::MockEngine::with_websocket)) | when its fallback has it | as `E`, in passthrough mode |
+/// | `streaming` | yes | yes | yes | as `E` (replay streams recorded chunks with their timing) |
+/// | `http2` | yes (ALPN, or prior knowledge) | no | no | as `E` |
+/// | `timeouts` | yes (connect; the `Timeout` plugin covers the rest everywhere) | no | no | as `E` |
+/// | `proxy` | yes ([`Proxies`]) | no | no | as `E` |
 ///
 /// ```
 /// use wiretape::engine::Capabilities;
@@ -119,6 +169,8 @@ pub struct Capabilities {
     pub http2: bool,
     /// It enforces connect and socket timeouts itself.
     pub timeouts: bool,
+    /// It can reach origins through an HTTP or SOCKS5 proxy.
+    pub proxy: bool,
 }
 
 impl Capabilities {
@@ -129,6 +181,7 @@ impl Capabilities {
             streaming: false,
             http2: false,
             timeouts: false,
+            proxy: false,
         }
     }
 
@@ -147,6 +200,12 @@ impl Capabilities {
     /// Adds HTTP/2.
     pub const fn with_http2(mut self) -> Capabilities {
         self.http2 = true;
+        self
+    }
+
+    /// Adds proxy support.
+    pub const fn with_proxy(mut self) -> Capabilities {
+        self.proxy = true;
         self
     }
 

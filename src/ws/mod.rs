@@ -131,10 +131,23 @@ impl fmt::Display for CloseFrame {
 ///
 /// let config = WsConfig::default()
 ///     .ping_interval(Duration::from_secs(20))
-///     .max_message_size(1 << 20);
+///     .max_message_size(1 << 20)
+///     .subprotocols(&["graphql-transport-ws", "graphql-ws"]);
 /// ```
+///
+/// # Extensions
+///
+/// `permessage-deflate` (RFC 7692) is **not** offered: tungstenite 0.28,
+/// which the real engine speaks WebSockets with, has no implementation of
+/// it (upstream's pull request is still open), so frames are sent and read
+/// uncompressed. A server that offers compression, as Python's `websockets`
+/// does, falls back to plain frames, which every server must accept. A
+/// request that asks for an extension itself (a `Sec-WebSocket-Extensions`
+/// header) is refused with an error rather than left to fail on the first
+/// compressed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsConfig {
+    pub(crate) subprotocols: &'static [&'static str],
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
@@ -146,6 +159,7 @@ impl Default for WsConfig {
     /// (tungstenite's defaults); 5 s for the server to answer a close.
     fn default() -> Self {
         WsConfig {
+            subprotocols: &[],
             ping_interval: None,
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
@@ -155,6 +169,22 @@ impl Default for WsConfig {
 }
 
 impl WsConfig {
+    /// The subprotocols to offer, most preferred first, as
+    /// `Sec-WebSocket-Protocol` (Ktor's `protocols`). The server's choice is
+    /// [`WebSocket::protocol`]; a server that picks one not offered, or none
+    /// when some were, fails the handshake. Static names keep the
+    /// configuration `Copy`; for names built at run time, set the
+    /// `sec-websocket-protocol` header on the request instead.
+    pub fn subprotocols(mut self, protocols: &'static [&'static str]) -> WsConfig {
+        self.subprotocols = protocols;
+        self
+    }
+
+    /// The subprotocols offered.
+    pub fn get_subprotocols(&self) -> &'static [&'static str] {
+        self.subprotocols
+    }
+
     /// Sends a ping every `interval` while the session is open (keeps NAT and
     /// proxies from dropping an idle connection).
     pub fn ping_interval(mut self, interval: Duration) -> WsConfig {

@@ -72,6 +72,16 @@ impl WebSocket {
         }
     }
 
+    /// The subprotocol the server chose from those offered
+    /// ([`WsConfig::subprotocols`]), if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.response
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    }
+
     /// The handshake response (`101 Switching Protocols`).
     pub fn response(&self) -> &Response {
         &self.response

@@ -55,7 +55,10 @@ async fn the_seed_is_printed_and_forced_by_wiretape_seed() {
 
 #[tokio::test]
 async fn curl_exits_as_it_does_for_a_broken_server() {
-    let Some(curl) = support::curl() else { return };
+    if !crate::cli_support::curl_available() {
+        return;
+    }
+    let curl = "curl";
     let (_child, url, _) = serve_faults(None).await;
     let cases = [
         ("/reset", &[][..], 56, "reset by peer"),
@@ -66,7 +69,7 @@ async fn curl_exits_as_it_does_for_a_broken_server() {
     ];
     let mut wrong = Vec::new();
     for (path, extra, code, says) in cases {
-        let output = Command::new(&curl)
+        let output = Command::new(curl)
             .args(["-sS", "-o", "/dev/null", "--max-time", "20"])
             .args(extra)
             .arg(format!("{url}{path}"))
@@ -83,14 +86,14 @@ async fn curl_exits_as_it_does_for_a_broken_server() {
     }
     // And a fault that lets the next call through: a 503, then the body.
     let status = |body: &str| body.to_owned();
-    let flaky = Command::new(&curl)
+    let flaky = Command::new(curl)
         .args(["-sS", "-w", "%{http_code}", "-o", "/dev/null"])
         .arg(format!("{url}/flaky"))
         .output()
         .await
         .unwrap();
     assert_eq!(status(&String::from_utf8_lossy(&flaky.stdout)), "503");
-    let flaky = Command::new(&curl)
+    let flaky = Command::new(curl)
         .args(["-sS"])
         .arg(format!("{url}/flaky"))
         .output()

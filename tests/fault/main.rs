@@ -1,6 +1,8 @@
 //! Fault injection: the vocabulary, plans, `Faulty<E>`, route faults, faults
 //! on real sockets, and real clients (curl, Python requests) against them.
 
+#[path = "../cli_support/mod.rs"]
+mod cli_support;
 mod clients;
 mod plans;
 #[cfg(feature = "proptest")]

@@ -10,7 +10,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Everything the Python-backed tests need, installed together.
-pub const PYTHON_PACKAGES: &[&str] = &["httpbin", "gunicorn", "vcrpy", "requests", "websockets"];
+pub const PYTHON_PACKAGES: &[&str] = &[
+    "httpbin",
+    "gunicorn",
+    "vcrpy",
+    "requests",
+    "proxy.py",
+    "websockets",
+    "pproxy",
+];
 
 /// How long creating the environment and installing may take.
 const INSTALL_LIMIT: Duration = Duration::from_secs(900);
@@ -219,6 +227,40 @@ pub fn start_httpbin(python: &Python) -> (Running, String) {
     (server, format!("http://127.0.0.1:{port}"))
 }
 
+/// Starts proxy.py (an HTTP proxy with CONNECT tunnels) on a free loopback
+/// port, asking for Basic credentials `user:password` when given; returns
+/// the running proxy and its port.
+pub fn start_proxy(python: &Python, credentials: Option<&str>) -> (Running, u16) {
+    let port = free_port();
+    let mut command = python.command();
+    command
+        .args(["-m", "proxy", "--hostname", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args([
+            "--num-workers",
+            "1",
+            "--num-acceptors",
+            "1",
+            "--log-level",
+            "WARNING",
+        ]);
+    if let Some(credentials) = credentials {
+        command.args(["--basic-auth", credentials]);
+    }
+    (start_server(&mut command, port), port)
+}
+
+/// Starts pproxy as a SOCKS5 proxy (no authentication) on a free loopback
+/// port; returns the running proxy and its port.
+pub fn start_socks_proxy(python: &Python) -> (Running, u16) {
+    let port = free_port();
+    let mut command = python.command();
+    command
+        .args(["-m", "pproxy", "-l"])
+        .arg(format!("socks5://127.0.0.1:{port}"));
+    (start_server(&mut command, port), port)
+}
+
 /// Sends `request` and reads its body as text, panicking with the error.
 pub async fn text(request: wiretape::RequestBuilder) -> String {
     let response = request.send().await.unwrap_or_else(|err| panic!("{err}"));
@@ -255,48 +297,4 @@ pub fn assert_mentions(text: &str, parts: &[&str]) {
     for part in parts {
         assert!(text.contains(part), "{part:?} is missing from:\n{text}");
     }
-}
-
-/// `curl`, installed with apt-get when it is missing and the tests run as
-/// root (as in CI). `None`, with one line on stderr, when it cannot be had;
-/// a panic instead when `CI` is set, so that CI never skips silently.
-pub fn curl() -> Option<PathBuf> {
-    let found = || {
-        Command::new("curl")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if found() {
-        return Some(PathBuf::from("curl"));
-    }
-    let _in_process = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
-    if root {
-        let deadline = Instant::now() + INSTALL_LIMIT;
-        let _ = run(Command::new("apt-get").arg("update"), deadline);
-        if let Err(why) = run(
-            Command::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends", "curl"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-            deadline,
-        ) {
-            eprintln!("apt-get could not install curl: {why}");
-        }
-        if found() {
-            return Some(PathBuf::from("curl"));
-        }
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "curl is not installed and could not be installed (CI is set, so this is a failure)"
-        );
-    }
-    eprintln!("curl is not installed (and not root to install it): skipping a test that needs it");
-    None
 }

@@ -228,6 +228,19 @@ impl Router {
         self
     }
 
+    /// Removes the routes named `name` (route files' `name:`,
+    /// [`Route::named`]); returns how many there were.
+    pub fn remove_named(&self, name: &str) -> usize {
+        let label = format!("route {name:?}");
+        let mut removed = 0;
+        self.update(|routes| {
+            let before = routes.len();
+            routes.retain(|r| *r.label != *label);
+            removed = before - routes.len();
+        });
+        removed
+    }
+
     /// Removes every route, empties the journal and resets every scenario.
     pub fn reset(&self) {
         self.update(Vec::clear);

@@ -77,9 +77,9 @@ enum Kind {
         inner: Box<Responder>,
         plan: FaultPlan,
     },
+    /// Each chunk with the wait before it (on `tokio::time`).
     Stream {
-        chunks: Arc<[Bytes]>,
-        gap: Duration,
+        chunks: Arc<[(Duration, Bytes)]>,
     },
     Sequence(Arc<Sequence>),
 }
@@ -281,9 +281,7 @@ impl Responder {
                     Reply::Later(Box::pin(act_http(hit, call, answer)))
                 }
             },
-            Kind::Stream { chunks, gap } => {
-                ready(self.head().with_body(chunk_stream(chunks.clone(), *gap)))
-            }
+            Kind::Stream { chunks } => ready(self.head().with_body(chunk_stream(chunks.clone()))),
             Kind::Sequence(sequence) => {
                 let reply = sequence.respond(context);
                 if self.status.is_none() && self.headers.is_empty() {
@@ -353,13 +351,13 @@ impl BodySource {
     }
 }
 
-fn chunk_stream(chunks: Arc<[Bytes]>, gap: Duration) -> Body {
+fn chunk_stream(chunks: Arc<[(Duration, Bytes)]>) -> Body {
     let stream = futures_util::stream::unfold(0usize, move |at| {
         let chunks = chunks.clone();
         async move {
-            let chunk = chunks.get(at)?.clone();
-            if at > 0 && !gap.is_zero() {
-                tokio::time::sleep(gap).await;
+            let (wait, chunk) = chunks.get(at)?.clone();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
             Some((Ok::<_, Error>(chunk), at + 1))
         }
@@ -510,13 +508,18 @@ pub fn hang() -> Responder {
 /// `200 OK` with a streamed body: the chunks in order, `gap` apart (on
 /// `tokio::time`).
 pub fn stream<B: Into<Bytes>>(chunks: impl IntoIterator<Item = B>, gap: Duration) -> Responder {
-    let chunks: Arc<[Bytes]> = chunks.into_iter().map(Into::into).collect();
-    Responder::new(Kind::Stream { chunks, gap })
+    let chunks: Arc<[(Duration, Bytes)]> = chunks
+        .into_iter()
+        .enumerate()
+        .map(|(at, chunk)| (if at == 0 { Duration::ZERO } else { gap }, chunk.into()))
+        .collect();
+    Responder::new(Kind::Stream { chunks })
         .with_content_type(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// Server-sent events: each event a `data:` line per line of text and a
-/// blank line, streamed `gap` apart, as `text/event-stream`.
+/// blank line, streamed `gap` apart, as `text/event-stream`. For IDs, types,
+/// `retry:` and a schedule of your own, see [`sse_events`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -526,17 +529,35 @@ pub fn stream<B: Into<Bytes>>(chunks: impl IntoIterator<Item = B>, gap: Duration
 /// # let _ = ticker;
 /// ```
 pub fn sse<E: AsRef<str>>(events: impl IntoIterator<Item = E>, gap: Duration) -> Responder {
-    let chunks = events.into_iter().map(|event| {
-        let mut chunk = String::new();
-        for line in event.as_ref().split('\n') {
-            chunk.push_str("data: ");
-            chunk.push_str(line);
-            chunk.push('\n');
-        }
-        chunk.push('\n');
-        Bytes::from(chunk)
-    });
-    stream(chunks, gap)
+    sse_events(events.into_iter().enumerate().map(|(at, data)| {
+        let wait = if at == 0 { Duration::ZERO } else { gap };
+        (wait, crate::sse::Event::new(data.as_ref()))
+    }))
+}
+
+/// Server-sent events on a schedule: each [`Event`](crate::sse::Event)
+/// after its wait (from the previous event, on `tokio::time`, so a paused
+/// test runs the schedule instantly), as `text/event-stream`. The stream
+/// ends after the last event, as a server closing the connection: a client
+/// then reconnects with `Last-Event-ID`, which a route can match on
+/// (`header("last-event-id", "2")`) to resume.
+///
+/// ```
+/// use std::time::Duration;
+/// use wiretape::{mock::responders::sse_events, sse::Event};
+///
+/// let prices = sse_events([
+///     (Duration::ZERO, Event::new("{\"price\": 10}").with_id("1").with_retry(Duration::from_secs(2))),
+///     (Duration::from_millis(500), Event::new("{\"price\": 11}").with_id("2").with_event("price")),
+/// ]);
+/// # let _ = prices;
+/// ```
+pub fn sse_events(schedule: impl IntoIterator<Item = (Duration, crate::sse::Event)>) -> Responder {
+    let chunks: Arc<[(Duration, Bytes)]> = schedule
+        .into_iter()
+        .map(|(wait, event)| (wait, Bytes::from(event.to_wire())))
+        .collect();
+    Responder::new(Kind::Stream { chunks })
         .with_content_type(HeaderValue::from_static("text/event-stream"))
         .with_header("cache-control", "no-cache")
 }

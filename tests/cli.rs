@@ -117,3 +117,139 @@ async fn bad_invocations_are_clear_errors() {
     let stderr = fail(&["serve", "--cassette", "cassettes/missing.yaml"]).await;
     assert!(stderr.contains("cassettes/missing.yaml"), "{stderr}");
 }
+
+#[tokio::test]
+async fn serve_and_echo_take_the_socket_limits_from_the_command_line() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for args in [
+        &["echo", "--header-timeout", "1"][..],
+        &[
+            "serve",
+            "--routes",
+            "fixtures/routes/users-api.yaml",
+            "--journal-size",
+            "10",
+            "--header-timeout",
+            "1",
+            "--max-connections",
+            "8",
+        ][..],
+    ] {
+        let server = start(args).await;
+        let addr = server.url.trim_start_matches("http://").to_owned();
+        let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stalled.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            stalled.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(
+            closed.is_ok(),
+            "{args:?}: the stalled connection was closed"
+        );
+        server.stop().await;
+    }
+}
+
+/// The resident memory of process `pid` in KiB (VmRSS in /proc), if the
+/// system has /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Sends `count` requests to `url` from 8 concurrent tasks: routed GETs and
+/// JSON POSTs with distinct targets, and misses (404s with a report).
+async fn load(client: &wiretape::Client, url: &str, from: usize, count: usize) {
+    let tasks = 8;
+    let per_task = count / tasks;
+    let work = (0..tasks).map(|task| async move {
+        for i in 0..per_task {
+            let n = from + task * per_task + i;
+            let status = match n % 4 {
+                0 => {
+                    let target = format!("{url}/users/1?n={n}");
+                    let r = client.get(target).bearer_auth("token").send().await;
+                    r.unwrap().status()
+                }
+                1 => {
+                    let target = format!("{url}/search?q=rust&page=2&n={n}");
+                    client.get(target).send().await.unwrap().status()
+                }
+                2 => {
+                    let body =
+                        serde_json::json!({"name": "Grace Hopper", "n": n, "pad": "x".repeat(400)});
+                    let r = client.post(format!("{url}/users")).json(&body).send().await;
+                    r.unwrap().status()
+                }
+                _ => {
+                    let target = format!("{url}/nowhere/{n}");
+                    client.get(target).send().await.unwrap().status()
+                }
+            };
+            assert!(matches!(status.as_u16(), 200 | 201 | 404), "{n}: {status}");
+        }
+    });
+    futures_util::future::join_all(work).await;
+}
+
+/// Serves the users API with `wiretape serve`, warms it up, then checks that
+/// `requests` more requests leave its resident memory within `margin_kib`.
+async fn soak(warm_up: usize, requests: usize, journal: &str, margin_kib: u64) {
+    let server = start(&[
+        "serve",
+        "--routes",
+        "fixtures/routes/users-api.yaml",
+        "--journal-size",
+        journal,
+    ])
+    .await;
+    let pid = server.pid().expect("the server runs");
+    let url = server.url.clone();
+    let Some(_) = rss_kib(pid) else {
+        eprintln!("skipping the soak: no /proc/{pid}/status on this system");
+        server.stop().await;
+        return;
+    };
+    let client = wiretape::Client::new();
+    load(&client, &url, 0, warm_up).await;
+    let after_warm_up = rss_kib(pid).unwrap();
+    let mut peak = after_warm_up;
+    let rounds = 4;
+    for round in 0..rounds {
+        load(
+            &client,
+            &url,
+            warm_up + round * requests / rounds,
+            requests / rounds,
+        )
+        .await;
+        peak = peak.max(rss_kib(pid).unwrap());
+    }
+    server.stop().await;
+    let grown = peak.saturating_sub(after_warm_up);
+    eprintln!(
+        "soak: {requests} requests after a warm-up of {warm_up}: RSS {after_warm_up} KiB -> peak {peak} KiB (+{grown} KiB)"
+    );
+    assert!(
+        grown <= margin_kib,
+        "serve's memory grew by {grown} KiB over {requests} requests (after warm-up: \
+         {after_warm_up} KiB, peak {peak} KiB); allowed {margin_kib} KiB"
+    );
+}
+
+#[tokio::test]
+async fn serve_keeps_flat_memory_over_a_short_soak() {
+    // With an unbounded journal this grew by 62 MiB (debug build).
+    soak(2_000, 12_000, "500", 4 * 1024).await;
+}
+
+/// The long soak of issue 11: `cargo test --test cli -- --ignored soak`.
+#[tokio::test]
+#[ignore = "a few hundred thousand requests: run on demand"]
+async fn serve_keeps_flat_memory_over_a_long_soak() {
+    soak(30_000, 300_000, "10000", 8 * 1024).await;
+}

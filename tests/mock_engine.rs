@@ -340,3 +340,47 @@ async fn requests_convert_to_and_from_the_http_crate() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_history_is_a_bounded_ring_with_capped_bodies() {
+    let engine = wiretape::mock::MockEngine::new(|request| async move {
+        Ok(wiretape::mock::respond_ok(
+            request.body().as_bytes().cloned().unwrap_or_default(),
+        ))
+    })
+    .with_history_limit(2)
+    .with_history_body_limit(4);
+    let client = wiretape::Client::builder()
+        .engine(engine.clone())
+        .build()
+        .unwrap();
+    for n in 0..5 {
+        let answer = client
+            .post(format!("http://x.test/{n}"))
+            .body("0123456789")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer, "0123456789",
+            "the handler and caller see whole bodies"
+        );
+    }
+    let paths: Vec<String> = engine
+        .request_history()
+        .iter()
+        .map(|r| r.url().path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/3", "/4"]);
+    assert_eq!(engine.history_dropped(), 3);
+    assert_eq!(
+        engine.request_history()[1].body().as_bytes().unwrap(),
+        "0123"
+    );
+    let responses = engine.response_history();
+    assert_eq!(responses.len(), 2);
+    assert_eq!(responses[1].body.as_deref(), Some(&b"0123"[..]));
+}

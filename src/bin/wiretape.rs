@@ -41,6 +41,8 @@ enum Command {
         /// The address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        #[command(flatten)]
+        limits: cli::LimitArgs,
     },
     /// Serve route files and/or a cassette (wiretape, Ruby VCR, vcrpy or
     /// HAR). Routes answer first; what they do not match is replayed from
@@ -92,7 +94,7 @@ POST /__wiretape/reset, POST /__wiretape/routes, DELETE /__wiretape/routes/NAME"
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Echo { listen } => echo(&listen).await,
+        Command::Echo { listen, limits } => echo(&listen, &limits).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Record(args) => record::run(args).await,
         Command::Lint(args) => lint::run(args).await,
@@ -110,8 +112,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn echo(listen: &str) -> ExitCode {
-    match cli::serve_until_stopped(wiretape::mock::echo(), listen, "serving echo API").await {
+async fn echo(listen: &str, limits: &cli::LimitArgs) -> ExitCode {
+    // A long-running echo keeps no history: nothing reads it.
+    let engine = wiretape::mock::echo().with_history_limit(0);
+    match cli::serve_until_stopped_with(limits, engine, listen, "serving echo API").await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => cli::fail(&err),
     }

@@ -26,6 +26,42 @@ use crate::engine::Engine;
 use crate::server::{self, ServerHandle};
 use crate::{Error, Result};
 
+/// What guards the socket of a long-running server (see
+/// [`Server`](crate::server::Server)): `serve` and `echo` take these flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Close a connection that sends no complete request head for this
+    /// many seconds (also the keep-alive idle timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Answer 408 when a request body pauses for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub body_idle_timeout: u64,
+    /// Serve at most this many connections at once; more are refused (503).
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_connections: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> LimitArgs {
+        LimitArgs {
+            header_timeout: 10,
+            body_idle_timeout: 30,
+            max_connections: 512,
+        }
+    }
+}
+
+impl LimitArgs {
+    /// A server with these limits.
+    pub fn server(&self) -> server::Server {
+        server::Server::new()
+            .header_read_timeout(std::time::Duration::from_secs(self.header_timeout))
+            .body_idle_timeout(std::time::Duration::from_secs(self.body_idle_timeout))
+            .max_connections(self.max_connections)
+    }
+}
+
 /// Exit code: all went well.
 pub const OK: u8 = 0;
 /// Exit code: findings, unmet expectations, or a failure.
@@ -46,7 +82,18 @@ pub fn fail(err: &Error) -> ExitCode {
 /// Binds `listen` and serves `engine`, printing the first line
 /// (`wiretape: listening on <url> (<what>; …)`) that tools read to find the port.
 pub(crate) async fn start(engine: impl Engine, listen: &str, what: &str) -> Result<ServerHandle> {
-    let server = server::serve(engine, listen)
+    start_with(server::Server::new(), engine, listen, what).await
+}
+
+/// [`start`] with a configured server (its socket limits).
+pub(crate) async fn start_with(
+    server: server::Server,
+    engine: impl Engine,
+    listen: &str,
+    what: &str,
+) -> Result<ServerHandle> {
+    let server = server
+        .serve(engine, listen)
         .await
         .map_err(|err| Error::invalid(format!("cannot listen on {listen}: {}", err.message())))?;
     // The listen URL comes first: an upstream URL in `what` must not be
@@ -114,7 +161,17 @@ pub(crate) fn warn(text: &str) {
 
 /// Serves `engine` on `listen` until Ctrl-C or SIGTERM (`wiretape echo`).
 pub async fn serve_until_stopped(engine: impl Engine, listen: &str, what: &str) -> Result<()> {
-    let server = start(engine, listen, what).await?;
+    serve_until_stopped_with(&LimitArgs::default(), engine, listen, what).await
+}
+
+/// [`serve_until_stopped`] with the socket limits of `limits`.
+pub async fn serve_until_stopped_with(
+    limits: &LimitArgs,
+    engine: impl Engine,
+    listen: &str,
+    what: &str,
+) -> Result<()> {
+    let server = start_with(limits.server(), engine, listen, what).await?;
     stop_signal().await;
     server.shutdown().await;
     Ok(())

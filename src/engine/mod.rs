@@ -14,8 +14,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub(crate) use self::hyper::classify_io;
 pub use self::hyper::{HyperEngine, HyperEngineBuilder};
-pub(crate) use self::hyper::{classify, classify_io};
 pub use self::proxy::Proxies;
 use crate::ws::WsConnection;
 use crate::{Request, Response, Result};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Version};
 
+use super::history::{Ring, cap_bytes, capped};
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::error::NoRoute;
 use crate::ws::{WsConnection, WsPeer};
@@ -32,8 +33,13 @@ where
 ///
 /// A handler may return an [`Error`] (say a connection reset) and may wait on
 /// `tokio::time`. Request bodies are buffered before the handler sees them,
-/// so [`request_history`](MockEngine::request_history) holds every request
-/// whole. Cloning a `MockEngine` shares its handlers and history.
+/// so [`request_history`](MockEngine::request_history) holds each request
+/// with its body. The history is bounded, so that a mock serving for days
+/// keeps flat memory: the 10,000 most recent requests and responses, bodies
+/// cut at 64 KiB in the history only
+/// ([`with_history_limit`](MockEngine::with_history_limit),
+/// [`with_history_body_limit`](MockEngine::with_history_body_limit)).
+/// Cloning a `MockEngine` shares its handlers and history.
 ///
 /// ```
 /// use wiretape::{mock::{MockEngine, respond_ok}, Client};
@@ -58,8 +64,8 @@ struct Inner {
     mode: Mode,
     next: AtomicUsize,
     websocket: Mutex<Option<WsHandler>>,
-    requests: Mutex<Vec<Request>>,
-    responses: Mutex<Vec<ResponseSnapshot>>,
+    requests: Mutex<Ring<Request>>,
+    responses: Mutex<Ring<ResponseSnapshot>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -79,7 +85,8 @@ pub struct ResponseSnapshot {
     pub version: Version,
     /// The headers.
     pub headers: HeaderMap,
-    /// The body, `None` when it was streamed.
+    /// The body (its first bytes only, beyond the history's body limit),
+    /// `None` when it was streamed.
     pub body: Option<Bytes>,
 }
 
@@ -124,8 +131,8 @@ impl MockEngine {
                 mode,
                 next: AtomicUsize::new(0),
                 websocket: Mutex::new(None),
-                requests: Mutex::new(Vec::new()),
-                responses: Mutex::new(Vec::new()),
+                requests: Mutex::new(Ring::new()),
+                responses: Mutex::new(Ring::new()),
             }),
         }
     }
@@ -164,7 +171,39 @@ impl MockEngine {
         self
     }
 
-    /// Every request received so far, bodies buffered, in order.
+    /// Keeps the `entries` most recent requests and responses in the
+    /// history (default 10,000; `0` keeps none); older ones are dropped and
+    /// counted by [`history_dropped`](MockEngine::history_dropped).
+    ///
+    /// ```
+    /// use wiretape::{mock::{MockEngine, respond_ok}, Client};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let engine = MockEngine::new(|_| async { Ok(respond_ok("")) }).with_history_limit(1);
+    /// let client = Client::builder().engine(engine.clone()).build().unwrap();
+    /// client.get("http://x.test/a").send().await.unwrap();
+    /// client.get("http://x.test/b").send().await.unwrap();
+    /// assert_eq!(engine.request_history()[0].url().path(), "/b");
+    /// assert_eq!(engine.history_dropped(), 1);
+    /// # });
+    /// ```
+    pub fn with_history_limit(self, entries: usize) -> MockEngine {
+        lock(&self.inner.requests).set_limit(entries);
+        lock(&self.inner.responses).set_limit(entries);
+        self
+    }
+
+    /// Keeps at most the first `bytes` bytes of each request and response
+    /// body in the history (default 64 KiB); handlers and callers always
+    /// get whole bodies.
+    pub fn with_history_body_limit(self, bytes: usize) -> MockEngine {
+        lock(&self.inner.requests).set_body_limit(bytes);
+        lock(&self.inner.responses).set_body_limit(bytes);
+        self
+    }
+
+    /// The requests received so far (the most recent ones, up to the
+    /// history's limit), bodies buffered, in order.
     pub fn request_history(&self) -> Vec<Request> {
         lock(&self.inner.requests)
             .iter()
@@ -172,9 +211,21 @@ impl MockEngine {
             .collect()
     }
 
-    /// Every response given so far (errors are not responses), in order.
+    /// The responses given so far (errors are not responses), the most
+    /// recent ones up to the history's limit, in order.
     pub fn response_history(&self) -> Vec<ResponseSnapshot> {
-        lock(&self.inner.responses).clone()
+        lock(&self.inner.responses).iter().cloned().collect()
+    }
+
+    /// How many requests the history dropped to stay within its limit.
+    pub fn history_dropped(&self) -> u64 {
+        lock(&self.inner.requests).dropped()
+    }
+
+    fn remember(&self, request: Request) {
+        let mut requests = lock(&self.inner.requests);
+        let limit = requests.body_limit();
+        requests.push(capped(request, limit));
     }
 
     fn pick(&self, request: &Request) -> Result<Handler> {
@@ -208,18 +259,24 @@ impl Engine for MockEngine {
             *request.body_mut() = body;
             let for_handler = request.try_clone().expect("the body was just buffered");
             let url = request.url().clone();
-            lock(&self.inner.requests).push(request);
+            self.remember(request);
             let handler = self.pick(&for_handler)?;
             let mut response = handler(for_handler).await?;
             if !response.has_url() {
                 response.set_url(url);
             }
-            lock(&self.inner.responses).push(ResponseSnapshot {
+            let mut responses = lock(&self.inner.responses);
+            let limit = responses.body_limit();
+            responses.push(ResponseSnapshot {
                 status: response.status(),
                 version: response.version(),
                 headers: response.headers().clone(),
-                body: response.body().as_bytes().cloned(),
+                body: response
+                    .body()
+                    .as_bytes()
+                    .map(|body| cap_bytes(body, limit)),
             });
+            drop(responses);
             Ok(response)
         })
     }
@@ -234,7 +291,7 @@ impl Engine for MockEngine {
             };
             let (connection, peer) = WsConnection::in_memory(&request);
             let for_handler = request.try_clone();
-            lock(&self.inner.requests).push(request);
+            self.remember(request);
             if let Some(for_handler) = for_handler {
                 tokio::spawn(handler(for_handler, peer));
             }

@@ -10,12 +10,14 @@
 
 mod echo;
 mod engine;
+mod history;
 mod respond;
 pub mod router;
 
 pub use self::echo::echo;
 pub(crate) use self::engine::lock;
 pub use self::engine::{MockEngine, MockQueue, ResponseSnapshot};
+pub use self::history::{DEFAULT_HISTORY_BODY_BYTES, DEFAULT_HISTORY_ENTRIES};
 pub use self::respond::{
     respond, respond_bad_request, respond_error, respond_json, respond_json_with, respond_ok,
     respond_redirect, respond_redirect_with,

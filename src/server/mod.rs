@@ -19,6 +19,14 @@
 //! socket is wrapped so that a fault can end it with a real RST
 //! (`SO_LINGER 0`) or take it over with raw bytes (a malformed chunk,
 //! garbage, a truncated body); over HTTP/2 they reset the stream.
+//!
+//! The socket is guarded for long runs ([`limits`]): a header-read timeout,
+//! a body-idle timeout and a connection cap, with defaults that suit a
+//! test server and builder methods on [`Server`] to change them. A client's
+//! own broken body (a malformed chunk, a stall) gets a `400` or `408`
+//! saying what was wrong.
+
+mod limits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +37,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::{HeaderValue, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::watch;
@@ -39,8 +47,9 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::task::TaskTracker;
 use url::Url;
 
+use self::limits::{BodyFault, ClientBody, Limits, Slots};
 use crate::body::from_http_body;
-use crate::engine::{Engine, classify};
+use crate::engine::Engine;
 use crate::fault::wire::{WireControl, WireIo};
 use crate::mock::lock;
 use crate::ws::{CloseFrame, Frame, WsConfig, tungstenite as ws_bridge};
@@ -68,12 +77,42 @@ pub async fn serve(engine: impl Engine, addr: impl ToSocketAddrs) -> Result<Serv
     Server::new().serve(engine, addr).await
 }
 
-/// Configures a server: TLS, HTTP versions. For plain HTTP, [`serve`] is
-/// enough.
+/// Configures a server: TLS, HTTP versions, and the limits that guard its
+/// socket. For plain HTTP with the default limits, [`serve`] is enough.
+///
+/// The limits and their defaults:
+/// - [`header_read_timeout`](Server::header_read_timeout), 10 s: a
+///   connection must deliver a complete request head within it, from
+///   accept (TLS handshake included) and, over HTTP/1, after each exchange
+///   (so it is also the keep-alive idle timeout); otherwise it is closed.
+/// - [`body_idle_timeout`](Server::body_idle_timeout), 30 s: the longest
+///   pause inside a request body; a stalled body is answered `408`.
+/// - [`max_connections`](Server::max_connections), 512: connections served
+///   at once; one beyond the cap waits up to 250 ms for a free slot, then
+///   gets `503 Service Unavailable` (`x-wiretape-error:
+///   too_many_connections`; a TLS connection is just closed).
+///
+/// ```
+/// use std::time::Duration;
+/// use wiretape::{mock::{MockEngine, respond_ok}, server::Server};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let engine = MockEngine::new(|_| async { Ok(respond_ok("pong")) });
+/// let server = Server::new()
+///     .header_read_timeout(Duration::from_secs(2))
+///     .body_idle_timeout(Duration::from_secs(5))
+///     .max_connections(64)
+///     .serve(engine, "127.0.0.1:0")
+///     .await?;
+/// server.shutdown().await;
+/// # Ok::<(), wiretape::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Default)]
 pub struct Server {
     tls: Option<Arc<rustls::ServerConfig>>,
     http1_only: bool,
+    limits: Limits,
     websocket: WsConfig,
 }
 
@@ -82,6 +121,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("tls", &self.tls.is_some())
             .field("http1_only", &self.http1_only)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -110,6 +150,29 @@ impl Server {
     /// `http/1.1` by ALPN).
     pub fn http1_only(mut self) -> Server {
         self.http1_only = true;
+        self
+    }
+
+    /// Closes a connection that has not delivered a complete request head
+    /// within `timeout` of being accepted or, over HTTP/1, of finishing its
+    /// last exchange (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.header_read = timeout;
+        self
+    }
+
+    /// Answers `408 Request Timeout` when a request body pauses longer than
+    /// `timeout` between two pieces (default 30 s).
+    pub fn body_idle_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.body_idle = timeout;
+        self
+    }
+
+    /// Serves at most `max` connections at once (default 512; at least 1).
+    /// A connection beyond it waits briefly for a free slot, then is refused
+    /// with a `503`.
+    pub fn max_connections(mut self, max: usize) -> Server {
+        self.limits.max_connections = max.max(1);
         self
     }
 
@@ -142,6 +205,7 @@ impl Server {
             local_addr,
             stopped: stopped.clone(),
             sockets: TaskTracker::new(),
+            body_idle: self.limits.body_idle,
             websocket: self.websocket,
         });
         let task = tokio::spawn(accept_loop(
@@ -170,6 +234,7 @@ struct Shared {
     /// The WebSocket bridges, which outlive their HTTP connection (hyper
     /// hands the upgraded socket over), so that shutdown can wait for them.
     sockets: TaskTracker,
+    body_idle: Duration,
     websocket: WsConfig,
 }
 
@@ -245,10 +310,17 @@ async fn accept_loop(
     connections: Arc<AtomicUsize>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = server.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    builder.http2().timer(TokioTimer::new());
     if server.http1_only {
         builder = builder.http1_only();
     }
+    let slots = Slots::new(&limits);
     let acceptor = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     // The connections, so that those still open when the grace period ends
     // can be cut off: the server is gone when shutdown returns.
@@ -270,29 +342,60 @@ async fn accept_loop(
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let watcher = graceful.watcher();
+        let admitted = slots.try_admit();
         open.spawn(async move {
-            // Faults reach the raw socket through the wrapper's control.
-            let service = |wire: WireControl| {
-                service_fn(move |request| handle(shared.clone(), wire.clone(), request))
+            let _slot = match admitted {
+                Ok(slot) => slot,
+                Err(waiting) => match waiting.admit().await {
+                    Some(slot) => slot,
+                    None if acceptor.is_none() => {
+                        return limits::refuse(tcp, limits.max_connections).await;
+                    }
+                    None => return,
+                },
             };
-            match acceptor {
-                Some(acceptor) => {
-                    // A client that fails the handshake just goes away.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let (io, wire) = WireIo::new(tls);
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
-                    let _ = watcher.watch(connection.into_owned()).await;
+            // hyper's header timeout covers HTTP/1 heads once it reads
+            // them; this one also covers the TLS handshake, the HTTP/2
+            // preface and the bytes read to tell the versions apart.
+            let first_request = Arc::new(tokio::sync::Notify::new());
+            let started = first_request.clone();
+            // Faults reach the raw socket through the wrapper's control.
+            let service = move |wire: WireControl| {
+                service_fn(move |request| {
+                    started.notify_one();
+                    handle(shared.clone(), wire.clone(), request)
+                })
+            };
+            let serving = async move {
+                match acceptor {
+                    Some(acceptor) => {
+                        // A client that fails the handshake just goes away.
+                        let Ok(tls) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let (io, wire) = WireIo::new(tls);
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
+                        let _ = watcher.watch(connection.into_owned()).await;
+                    }
+                    None => {
+                        let (io, wire) = WireIo::new(tcp);
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
+                        let _ = watcher.watch(connection.into_owned()).await;
+                    }
                 }
-                None => {
-                    let (io, wire) = WireIo::new(tcp);
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
-                    let _ = watcher.watch(connection.into_owned()).await;
+            };
+            tokio::pin!(serving);
+            tokio::select! {
+                () = &mut serving => return,
+                started = tokio::time::timeout(limits.header_read, first_request.notified()) => {
+                    if started.is_err() {
+                        return; // no request head in time: dropping closes it
+                    }
                 }
             }
+            serving.await;
         });
     }
     drop(listener);
@@ -324,7 +427,6 @@ async fn handle(
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
     request.extensions_mut().insert(wire);
-    let name = request.to_string();
 
     if let Some(on_upgrade) = on_upgrade {
         return upgrade(shared, request, on_upgrade).await;
@@ -334,12 +436,40 @@ async fn handle(
     // The engine is the origin: what described the client's connection
     // stops here (and stays out of recordings).
     strip_hop_by_hop(request.headers_mut());
-    let body_name = name.clone();
-    *request.body_mut() = from_http_body(body, move |err| classify(&err, &body_name, false));
+    let fault = BodyFault::default();
+    // A body already at its end (most GETs) needs no stream to be read.
+    if !hyper::body::Body::is_end_stream(&body) {
+        let name = request.to_string();
+        let body = ClientBody::new(body, shared.body_idle, &name, fault.clone());
+        *request.body_mut() = from_http_body(body, |err| err);
+    }
     match shared.engine.execute(request).await {
         Ok(response) => Ok(to_wire(response, version, head)),
+        // The client's own broken body, whatever the engine made of it.
+        Err(_) if fault.get().is_some() => Ok(client_fault(fault.get())),
         Err(err) => error_response(err),
     }
+}
+
+/// The answer to a request whose body the client broke.
+fn client_fault(fault: Option<&(StatusCode, String)>) -> hyper::Response<Body> {
+    let (status, message) = fault.cloned().unwrap_or_default();
+    let kind = if status == StatusCode::REQUEST_TIMEOUT {
+        ErrorKind::SocketTimeout
+    } else {
+        ErrorKind::InvalidInput
+    };
+    let mut response = hyper::Response::new(Body::from(format!("{message}\n")));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert("x-wiretape-error", HeaderValue::from_static(kind.as_str()));
+    // The rest of a broken body cannot be read: the connection ends here.
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The absolute URL of an incoming request: its own authority (HTTP/2), else
@@ -438,6 +568,10 @@ fn to_wire(mut response: Response, version: http::Version, head: bool) -> hyper:
 /// Removes the hop-by-hop headers: the standard ones and those the
 /// `Connection` header names (RFC 9110, section 7.6.1).
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    // Most messages have none: then nothing is collected or allocated.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<header::HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()

@@ -68,6 +68,11 @@ pub async fn start(args: &[&str]) -> Wiretape {
 }
 
 impl Wiretape {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits (up to 30 s) for the process to exit.
     pub async fn stop(mut self) -> Stopped {
         let pid = self.child.id().expect("still running").to_string();

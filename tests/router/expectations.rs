@@ -200,3 +200,77 @@ async fn the_journal_records_every_request_and_its_answer() {
     router.reset();
     assert!(router.journal().is_empty() && router.is_empty());
 }
+
+#[tokio::test]
+async fn the_journal_keeps_the_most_recent_requests_and_verify_still_counts_them_all() {
+    let router = Router::new()
+        .without_drop_verification()
+        .with_journal_limit(3);
+    router.mock(Route::given(path("/ping")).times(10).named("ping"));
+    router.mock(Route::given(path("/once")).times(1).named("once"));
+    let client = client(&router);
+    for n in 0..10 {
+        client.get(format!("/ping?n={n}")).send().await.unwrap();
+    }
+    let journal = router.journal();
+    let kept: Vec<&str> = journal
+        .iter()
+        .map(|e| e.request().url().query().unwrap())
+        .collect();
+    assert_eq!(kept, ["n=7", "n=8", "n=9"], "the most recent, in order");
+    assert_eq!(router.journal_dropped(), 7);
+
+    // Counts live on the routes: "ping" is exact although 7 of its requests
+    // left the journal, and "once" is reported short.
+    let report = router.verify();
+    assert_eq!(report.unmet.len(), 1, "{report}");
+    assert_eq!(report.unmet[0].route, "route \"once\"");
+
+    router.clear_journal();
+    assert_eq!((router.journal().len(), router.journal_dropped()), (0, 0));
+}
+
+#[tokio::test]
+async fn the_journal_is_bounded_by_default() {
+    let router = Router::new();
+    router.mock(Route::given(path("/ping")));
+    let engine = router.clone();
+    for _ in 0..wiretape::mock::DEFAULT_HISTORY_ENTRIES + 5 {
+        wiretape::engine::Engine::execute(&engine, crate::request("GET", "http://api.test/ping"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        router.journal().len(),
+        wiretape::mock::DEFAULT_HISTORY_ENTRIES
+    );
+    assert_eq!(router.journal_dropped(), 5);
+    let hits = router.journal()[0].route().and_then(|id| router.hits(id));
+    assert_eq!(hits, Some(wiretape::mock::DEFAULT_HISTORY_ENTRIES + 5));
+}
+
+#[tokio::test]
+async fn the_journal_keeps_only_the_first_bytes_of_a_large_body_but_the_route_sees_it_all() {
+    let router = Router::new().with_journal_body_limit(8);
+    router.mock(
+        Route::given(method("POST")).respond_with(from_fn(|request, _| {
+            let length = request.body().len().unwrap_or(0);
+            wiretape::mock::respond_ok(format!("{length} bytes"))
+        })),
+    );
+    let client = client(&router);
+    let answer = client
+        .post("/upload")
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer, "1000 bytes");
+    let entry = &router.journal()[0];
+    assert_eq!(entry.request().body().as_bytes().unwrap(), &b"xxxxxxxx"[..]);
+    assert_eq!(entry.body_len(), 1000);
+    assert!(entry.body_truncated());
+}

@@ -275,3 +275,104 @@ routes:
     assert_eq!(found.headers()["x-build"], "1.50");
     assert_eq!(found.text().await.unwrap(), "found");
 }
+
+#[test]
+fn body_files_must_stay_in_the_route_files_directory_unless_allowed() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.json"), "[1]").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/deeper.txt"), "deeper").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("link.txt"),
+    )
+    .unwrap();
+    let secret = outside.path().join("secret.txt");
+    let escapes = [
+        "/etc/passwd".to_owned(),
+        secret.display().to_string(),
+        format!(
+            "../{}/secret.txt",
+            outside.path().file_name().unwrap().to_string_lossy()
+        ),
+        "link.txt".to_owned(),
+    ];
+    let routes = dir.path().join("routes.yaml");
+    for escape in &escapes {
+        if escape == "link.txt" && !cfg!(unix) {
+            continue;
+        }
+        let yaml = format!("routes:\n  - {{}}\n  - response: {{body: {{file: {escape:?}}}}}\n");
+        std::fs::write(&routes, yaml).unwrap();
+        let err = Router::new()
+            .without_drop_verification()
+            .load_yaml_file(&routes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("route 2: body file")
+                && err.contains("is outside the route file's directory"),
+            "{escape}: {err}"
+        );
+        assert!(
+            err.contains("allow_body_files_from"),
+            "says how to allow it: {err}"
+        );
+    }
+
+    // Next to the file and below it is fine.
+    let yaml = "routes:\n  - request: {path: /a}\n    response: {body: {file: ok.json}}\n  \
+                - request: {path: /b}\n    response: {body: {file: sub/../sub/deeper.txt}}\n";
+    std::fs::write(&routes, yaml).unwrap();
+    let router = Router::new().without_drop_verification();
+    assert_eq!(router.load_yaml_file(&routes).unwrap().len(), 2);
+
+    // And an allowed directory is fine too.
+    let yaml = format!(
+        "routes:\n  - response: {{body: {{file: {:?}}}}}\n",
+        secret.display().to_string()
+    );
+    std::fs::write(&routes, yaml).unwrap();
+    let router = Router::new()
+        .without_drop_verification()
+        .allow_body_files_from(outside.path());
+    assert_eq!(router.load_yaml_file(&routes).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_large_route_file_loads_in_one_change_and_keeps_priority_order() {
+    let mut yaml = String::from("routes:\n");
+    for i in 0..3_000 {
+        // Every 7th route a lower priority number: these sort first.
+        let priority = if i % 7 == 0 { 1 } else { 5 };
+        yaml.push_str(&format!(
+            "  - {{priority: {priority}, request: {{method: GET, path: \"/things/{{id}}\"}}, \
+             response: {{body: {{text: \"route {i}\"}}}}}}\n  \
+             - {{request: {{method: GET, path: /items{i}}}, response: {{body: {{text: \"item {i}\"}}}}}}\n"
+        ));
+    }
+    let router = Router::new().without_drop_verification();
+    let ids = router.load_yaml_str(&yaml, Path::new("many.yaml")).unwrap();
+    assert_eq!((ids.len(), router.len()), (6_000, 6_000));
+    let client = crate::client(&router);
+    assert_eq!(
+        crate::get_text(&client, "/things/1").await,
+        "route 0",
+        "the first of the priority-1 routes wins"
+    );
+    assert_eq!(crate::get_text(&client, "/items2999").await, "item 2999");
+    assert_eq!(crate::get_text(&client, "/items0").await, "item 0");
+    // Routes added one by one afterwards still sort by priority.
+    router.mock(
+        wiretape::mock::Route::given(wiretape::mock::matchers::path("/things/{id}"))
+            .priority(0)
+            .respond_with(wiretape::mock::responders::text("newest, priority 0")),
+    );
+    assert_eq!(
+        crate::get_text(&client, "/things/1").await,
+        "newest, priority 0"
+    );
+}

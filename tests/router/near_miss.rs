@@ -312,3 +312,37 @@ async fn a_partial_json_diff_shows_only_the_keys_the_route_checks() {
         "--- expected\n+++ actual\n@@ -1,5 +1,5 @@\n {\n   \"user\": {\n-    \"role\": \"admin\"\n+    \"role\": \"admni\"\n   }\n }"
     );
 }
+
+#[tokio::test]
+async fn a_miss_against_a_large_json_body_shows_the_one_change_in_a_bounded_report() {
+    let items: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| json!({"id": i, "name": format!("item {i}")}))
+        .collect();
+    let expected = json!({ "items": items });
+    let mut sent = expected.clone();
+    sent["items"][4321]["name"] = json!("renamed");
+    let router = Router::new();
+    router.mock(
+        Route::given(method("POST"))
+            .and(path("/big"))
+            .and(body_json(&expected)),
+    );
+    let err = client(&router)
+        .post("/big")
+        .json(&sent)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NoRoute);
+    let report = err.to_string();
+    assert!(
+        report.contains("-      \"name\": \"item 4321\"\n")
+            && report.contains("+      \"name\": \"renamed\"\n"),
+        "{report}"
+    );
+    assert!(
+        report.len() < 4_000,
+        "only the change and its context, not 5,000 items: {} bytes",
+        report.len()
+    );
+}

@@ -57,7 +57,7 @@ async fn files_are_read_once_and_typed_by_extension() {
 
     let router = Router::new();
     router.mock(Route::given(path("/user")).respond_with(file(&file_path)));
-    router.mock(Route::given(path("/fixture")).respond_with(file("fixtures/users.json")));
+    router.mock(Route::given(path("/fixture")).respond_with(file("fixtures/routes/users.json")));
     router.mock(Route::given(path("/missing")).respond_with(file(dir.join("nope.txt"))));
     let client = client(&router);
 

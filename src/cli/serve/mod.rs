@@ -10,7 +10,7 @@ use clap::Args;
 use url::Url;
 
 use super::proxy::{Relocate, ReverseProxy, TlsArgs, parse_upstream};
-use super::{fail, start, stop_signal};
+use super::{fail, start_with, stop_signal};
 use crate::cassette::import::{self, Format};
 use crate::cassette::{Cassette, CassetteReport, Environment, Match, Mode};
 use crate::engine::HyperEngine;
@@ -47,6 +47,17 @@ pub struct ServeArgs {
     /// Upstream TLS (with --upstream).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Let route files serve `file:` bodies from DIR too (by default only
+    /// from their own directory); may be given several times.
+    #[arg(long = "allow-body-files", value_name = "DIR")]
+    pub allow_body_files: Vec<PathBuf>,
+    /// How many recent requests the routes' journal keeps (older ones are
+    /// dropped and counted; call counts are kept apart).
+    #[arg(long, value_name = "N", default_value_t = crate::mock::DEFAULT_HISTORY_ENTRIES)]
+    pub journal_size: usize,
+    /// The socket's limits.
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
     /// A YAML fault plan acted on the wire in front of routes and cassette
     /// (resets, empty replies, malformed chunks, slow bodies, …); the admin
     /// API is left alone. WIRETAPE_SEED forces its seed.
@@ -78,7 +89,13 @@ impl Served {
                 "nothing to serve: give one or more --routes FILE, a --cassette FILE, or both",
             ));
         }
-        let router = Router::new().without_drop_verification().with_not_found();
+        let router = args.allow_body_files.iter().fold(
+            Router::new()
+                .without_drop_verification()
+                .with_not_found()
+                .with_journal_limit(args.journal_size),
+            |router, dir| router.allow_body_files_from(dir),
+        );
         let mut what = Vec::new();
         for file in &args.routes {
             let ids = router.load_yaml_file(file)?;
@@ -145,7 +162,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(served) => served,
         Err(err) => return fail(&err),
     };
-    let server = match start(
+    let server = match start_with(
+        args.limits.server(),
         served.engine.clone(),
         &args.listen,
         &format!("serving {}", served.what),

@@ -4,10 +4,16 @@
 //! Values are checked while they are read (a method, a path template, a
 //! regex, a header, a status), so that every mistake is reported with the
 //! file, line and column where it sits.
+//!
+//! A route file is input, not code: a `file:` body is resolved relative to
+//! the route file and must stay inside its directory (symbolic links and
+//! `..` resolved), unless the one who loads it allows another directory
+//! ([`BodyFiles`]). Otherwise a shared route file could serve
+//! `/etc/passwd` or a user's keys to any client of `wiretape serve`.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,16 +27,65 @@ use crate::fault::FaultPlan;
 use crate::fault::file::{self as fault_file, RuleSpec};
 use crate::{Error, Result, yaml};
 
+/// Where `file:` bodies may come from: the route file's directory, and the
+/// directories its loader allowed.
+pub(crate) struct BodyFiles<'a> {
+    base: PathBuf,
+    allowed: &'a [PathBuf],
+}
+
+impl<'a> BodyFiles<'a> {
+    /// The policy for a route file at `origin` with extra `allowed` roots.
+    pub(crate) fn new(origin: &Path, allowed: &'a [PathBuf]) -> BodyFiles<'a> {
+        let base = match origin.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        BodyFiles { base, allowed }
+    }
+
+    /// The real path of body file `file`, or why it may not be served.
+    fn resolve(&self, file: &str) -> std::result::Result<PathBuf, String> {
+        let path = self.base.join(file);
+        let real = path.canonicalize().map_err(|_| {
+            format!(
+                "body file {file:?} not found (looked for {})",
+                path.display()
+            )
+        })?;
+        if !real.is_file() {
+            return Err(format!(
+                "body file {file:?} ({}) is not a file",
+                real.display()
+            ));
+        }
+        let inside = |root: &Path| root.canonicalize().is_ok_and(|root| real.starts_with(root));
+        if inside(&self.base) || self.allowed.iter().any(|root| inside(root)) {
+            return Ok(real);
+        }
+        Err(format!(
+            "body file {file:?} ({}) is outside the route file's directory {}; a route \
+             file may only serve files next to or below it (allow another directory with \
+             Router::allow_body_files_from, or --allow-body-files DIR on the command line)",
+            real.display(),
+            self.base.display()
+        ))
+    }
+}
+
 /// Reads the routes of a route file, and its router-wide fault plan.
-pub(crate) fn parse(text: &str, origin: &Path) -> Result<(Vec<Route>, Option<FaultPlan>)> {
+pub(crate) fn parse(
+    text: &str,
+    origin: &Path,
+    files: &BodyFiles<'_>,
+) -> Result<(Vec<Route>, Option<FaultPlan>)> {
     let file: RouteFile = yaml::from_str(text, origin)?;
-    let base = origin.parent().unwrap_or(Path::new(""));
     let routes = file
         .routes
         .into_iter()
         .enumerate()
         .map(|(at, spec)| {
-            spec.into_route(base).map_err(|problem| {
+            spec.into_route(files).map_err(|problem| {
                 Error::invalid(format!("{}: route {}: {problem}", origin.display(), at + 1))
             })
         })
@@ -324,7 +379,7 @@ impl Rule for Base64Rule {
 }
 
 impl RouteSpec {
-    fn into_route(self, base: &Path) -> std::result::Result<Route, String> {
+    fn into_route(self, base: &BodyFiles<'_>) -> std::result::Result<Route, String> {
         let mut route = self
             .request
             .matchers()
@@ -428,7 +483,7 @@ impl RequestSpec {
 }
 
 impl BodySpec {
-    fn responder(self, base: &Path) -> std::result::Result<Responder, String> {
+    fn responder(self, base: &BodyFiles<'_>) -> std::result::Result<Responder, String> {
         let given = [
             self.json.is_some(),
             self.text.is_some(),
@@ -451,19 +506,12 @@ impl BodySpec {
             return Ok(r::bytes(bytes));
         }
         let file = self.file.unwrap_or_default();
-        let path = base.join(&file);
-        if !path.is_file() {
-            return Err(format!(
-                "body file {file:?} not found (looked for {})",
-                path.display()
-            ));
-        }
-        Ok(r::file(path))
+        Ok(r::file(base.resolve(&file)?))
     }
 }
 
 impl ResponseSpec {
-    fn responder(self, base: &Path) -> std::result::Result<Responder, String> {
+    fn responder(self, base: &BodyFiles<'_>) -> std::result::Result<Responder, String> {
         let gap = Duration::from_millis(self.chunk_delay_ms.unwrap_or(0));
         let kinds = [
             self.sequence.is_some(),

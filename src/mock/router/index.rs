@@ -17,14 +17,14 @@ use super::template::Segment;
 /// on every request, where SipHash's cost showed in profiles.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Index {
     by_method: HashMap<Method, Node>,
     /// Positions of routes that must be checked for every request.
     scanned: Vec<usize>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Node {
     literal: HashMap<Box<str>, Node>,
     param: Option<Box<Node>>,
@@ -39,29 +39,30 @@ impl Index {
     pub(crate) fn build(routes: &[Arc<Entry>]) -> Index {
         let mut index = Index::default();
         for (position, route) in routes.iter().enumerate() {
-            match &route.key {
-                Some((method, template)) => {
-                    let mut node = index.by_method.entry(method.clone()).or_default();
-                    let mut ended_in_catch_all = false;
-                    for segment in template.segments() {
-                        node = match segment {
-                            Segment::Literal(text) => node.literal.entry(text.clone()).or_default(),
-                            Segment::Param(_) => node.param.get_or_insert_with(Default::default),
-                            Segment::CatchAll(_) => {
-                                node.catch_all.push(position);
-                                ended_in_catch_all = true;
-                                break;
-                            }
-                        };
-                    }
-                    if !ended_in_catch_all {
-                        node.end.push(position);
-                    }
-                }
-                None => index.scanned.push(position),
-            }
+            index.add(position, route);
         }
         index
+    }
+
+    /// Indexes `route` at table position `position`, which must be after
+    /// every position already indexed (candidates stay in table order).
+    pub(crate) fn add(&mut self, position: usize, route: &Entry) {
+        let Some((method, template)) = &route.key else {
+            self.scanned.push(position);
+            return;
+        };
+        let mut node = self.by_method.entry(method.clone()).or_default();
+        for segment in template.segments() {
+            node = match segment {
+                Segment::Literal(text) => node.literal.entry(text.clone()).or_default(),
+                Segment::Param(_) => node.param.get_or_insert_with(Default::default),
+                Segment::CatchAll(_) => {
+                    node.catch_all.push(position);
+                    return;
+                }
+            };
+        }
+        node.end.push(position);
     }
 
     /// Appends to `out` the positions of every route that may match a

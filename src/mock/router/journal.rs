@@ -1,10 +1,16 @@
-//! The request journal: every request a router saw, and what answered it.
+//! The request journal: the requests a router saw, and what answered them.
+//!
+//! The journal is a bounded ring (the one `MockEngine` history uses): it keeps
+//! the most recent requests, with at most the first bytes of each body, so
+//! that a long-running `serve` keeps flat memory. Call counts live on the
+//! routes, not here, so verification does not depend on what the ring kept.
 
 use std::fmt;
 use std::sync::Arc;
 
 use super::route::RouteId;
 use crate::Request;
+use crate::mock::history::capped;
 
 /// What answered a journaled request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,18 +28,40 @@ pub enum Answer {
     Unmatched,
 }
 
-/// One request the router received, with its buffered body, and what
-/// answered it.
+/// One request the router received, with its buffered body (up to the
+/// journal's body limit), and what answered it.
 #[derive(Clone)]
 pub struct JournalEntry {
     pub(crate) request: Arc<Request>,
     pub(crate) answer: Answer,
+    pub(crate) body_len: usize,
 }
 
 impl JournalEntry {
-    /// The request, body included.
+    pub(crate) fn new(request: Request, answer: Answer, body_limit: usize) -> JournalEntry {
+        let body_len = request.body().len().unwrap_or(0) as usize;
+        JournalEntry {
+            request: Arc::new(capped(request, body_limit)),
+            answer,
+            body_len,
+        }
+    }
+
+    /// The request, body included (its first bytes only when it was longer
+    /// than the journal's body limit: compare [`body_len`](JournalEntry::body_len)).
     pub fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// The length in bytes of the body the router received, even when the
+    /// journal kept only its first bytes.
+    pub fn body_len(&self) -> usize {
+        self.body_len
+    }
+
+    /// Whether the journal kept only the first bytes of the body.
+    pub fn body_truncated(&self) -> bool {
+        self.request.body().len().unwrap_or(0) as usize != self.body_len
     }
 
     /// What answered it.

@@ -40,7 +40,8 @@ pub mod socket;
 mod template;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -54,6 +55,7 @@ use self::route::Entry;
 pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
 use super::MockEngine;
 use super::engine::lock;
+use super::history::Ring;
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::fault::{Call, FaultPlan, act_http, act_websocket};
 use crate::ws::WsConnection;
@@ -80,8 +82,12 @@ use crate::{Error, Request, Response, Result};
 ///   itself and panics with the report, unless the thread is already
 ///   panicking (turn this off with
 ///   [`without_drop_verification`](Router::without_drop_verification)).
-/// - **Journal**: every request, and what answered it
-///   ([`journal`](Router::journal)).
+/// - **Journal**: the most recent requests (10,000 unless
+///   [`with_journal_limit`](Router::with_journal_limit) says otherwise,
+///   bodies cut at 64 KiB), and what answered each
+///   ([`journal`](Router::journal)); older entries are dropped and counted
+///   ([`journal_dropped`](Router::journal_dropped)). Call counts are kept on
+///   the routes, so verification is exact whatever the journal dropped.
 #[derive(Clone)]
 pub struct Router {
     shared: Arc<Shared>,
@@ -90,23 +96,44 @@ pub struct Router {
 struct Shared {
     table: RwLock<Arc<Table>>,
     next_id: AtomicU64,
-    journal: Mutex<Vec<JournalEntry>>,
-    sockets: Mutex<Vec<socket::SharedJournal>>,
+    journal: Mutex<Ring<JournalEntry>>,
+    /// The WebSocket connections' journals: a ring like `journal`.
+    sockets: Mutex<Ring<socket::SharedJournal>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
     faults: RwLock<Option<FaultPlan>>,
     not_found: AtomicBool,
     verify_on_drop: AtomicBool,
+    /// Directories route files may serve `file:` bodies from, besides their own.
+    body_file_roots: Mutex<Vec<PathBuf>>,
 }
 
 /// The routes, sorted by priority then registration, and their index.
-/// Replaced whole on every change, so requests read it without holding a lock.
-#[derive(Default)]
+/// Requests read a snapshot (`Arc`) without holding a lock; a change makes a
+/// new table, or changes this one in place when no request holds it.
+#[derive(Default, Clone)]
 struct Table {
     routes: Vec<Arc<Entry>>,
     index: Index,
     /// The problems of routes that could not be built, if any.
     broken: Option<String>,
+}
+
+impl Table {
+    /// The table of `routes`, which are sorted.
+    fn new(routes: Vec<Arc<Entry>>) -> Table {
+        let index = Index::build(&routes);
+        let problems: Vec<String> = routes
+            .iter()
+            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
+            .collect();
+        let broken = (!problems.is_empty()).then(|| problems.join("; "));
+        Table {
+            routes,
+            index,
+            broken,
+        }
+    }
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -128,13 +155,14 @@ impl Router {
             shared: Arc::new(Shared {
                 table: RwLock::new(Arc::new(Table::default())),
                 next_id: AtomicU64::new(1),
-                journal: Mutex::new(Vec::new()),
-                sockets: Mutex::new(Vec::new()),
+                journal: Mutex::new(Ring::new()),
+                sockets: Mutex::new(Ring::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
                 faults: RwLock::new(None),
                 not_found: AtomicBool::new(false),
                 verify_on_drop: AtomicBool::new(true),
+                body_file_roots: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -154,6 +182,49 @@ impl Router {
     /// no_route`) instead of an [`Error::NoRoute`].
     pub fn with_not_found(self) -> Router {
         self.shared.not_found.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Keeps the `entries` most recent requests in the journal, and as many
+    /// WebSocket connection journals (default 10,000; `0` keeps none). Older ones are dropped and counted by
+    /// [`journal_dropped`](Router::journal_dropped); call counts and
+    /// [`verify`](Router::verify) are not affected.
+    ///
+    /// ```
+    /// use wiretape::mock::{Router, Route, matchers::*};
+    /// use wiretape::engine::Engine;
+    /// use wiretape::{Method, Request};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let router = Router::new().with_journal_limit(2);
+    /// router.mock(Route::given(path("/ping")).times(5));
+    /// for _ in 0..5 {
+    ///     router.execute(Request::new(Method::GET, "http://api.test/ping".parse().unwrap())).await.unwrap();
+    /// }
+    /// assert_eq!(router.journal().len(), 2);
+    /// assert_eq!(router.journal_dropped(), 3);
+    /// router.verify().assert(); // exactly 5 calls, counted apart from the journal
+    /// # });
+    /// ```
+    pub fn with_journal_limit(self, entries: usize) -> Router {
+        lock(&self.shared.journal).set_limit(entries);
+        lock(&self.shared.sockets).set_limit(entries);
+        self
+    }
+
+    /// Keeps at most the first `bytes` bytes of each request body in the
+    /// journal (default 64 KiB). Routes and responders always see the
+    /// whole body; [`JournalEntry::body_len`] gives the full length.
+    pub fn with_journal_body_limit(self, bytes: usize) -> Router {
+        lock(&self.shared.journal).set_body_limit(bytes);
+        self
+    }
+
+    /// Lets route files loaded from now on serve `file:` bodies from `dir`
+    /// (and below) as well as from their own directory, which is all they
+    /// may use otherwise.
+    pub fn allow_body_files_from(self, dir: impl Into<PathBuf>) -> Router {
+        lock(&self.shared.body_file_roots).push(dir.into());
         self
     }
 
@@ -194,13 +265,55 @@ impl Router {
     }
 
     fn insert(&self, route: Route) -> RouteId {
-        let id = RouteId(self.shared.next_id.fetch_add(1, Ordering::SeqCst));
-        let entry = Arc::new(Entry::new(id, route));
-        self.update(|routes| {
-            routes.push(entry);
-            routes.sort_by_key(|r| (r.priority, r.id));
+        self.insert_all(vec![route])[0]
+    }
+
+    /// Registers `routes` in one change of the table: appended and indexed
+    /// in place when they sort after every registered route (the usual case:
+    /// registration order, one priority), else merged, sorted and indexed
+    /// once. Either way loading `n` routes costs `n log n`, not `n²`.
+    fn insert_all(&self, routes: Vec<Route>) -> Vec<RouteId> {
+        let entries: Vec<Arc<Entry>> = routes
+            .into_iter()
+            .map(|route| {
+                let id = RouteId(self.shared.next_id.fetch_add(1, Ordering::SeqCst));
+                Arc::new(Entry::new(id, route))
+            })
+            .collect();
+        let ids = entries.iter().map(|e| e.id).collect();
+        let mut guard = self
+            .shared
+            .table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Copies the table only if a request is still reading it.
+        let table = Arc::make_mut(&mut guard);
+        let order = |r: &Arc<Entry>| (r.priority, r.id);
+        let mut last = table.routes.last().map(order);
+        let in_order = entries.iter().all(|entry| {
+            let after = last.is_none_or(|last| order(entry) > last);
+            last = Some(order(entry));
+            after
         });
-        id
+        if in_order {
+            for entry in entries {
+                table.index.add(table.routes.len(), &entry);
+                if let Some(problem) = &entry.problem {
+                    let broken = table.broken.get_or_insert_with(String::new);
+                    if !broken.is_empty() {
+                        broken.push_str("; ");
+                    }
+                    let _ = write!(broken, "{}: {problem}", entry.label);
+                }
+                table.routes.push(entry);
+            }
+        } else {
+            let mut routes = std::mem::take(&mut table.routes);
+            routes.extend(entries);
+            routes.sort_by_key(order);
+            *table = Table::new(routes);
+        }
+        ids
     }
 
     /// Removes a route; `false` if there was none with this id.
@@ -257,17 +370,7 @@ impl Router {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut routes = guard.routes.clone();
         change(&mut routes);
-        let index = Index::build(&routes);
-        let problems: Vec<String> = routes
-            .iter()
-            .filter_map(|r| r.problem.as_ref().map(|p| format!("{}: {p}", r.label)))
-            .collect();
-        let broken = (!problems.is_empty()).then(|| problems.join("; "));
-        *guard = Arc::new(Table {
-            routes,
-            index,
-            broken,
-        });
+        *guard = Arc::new(Table::new(routes));
     }
 
     /// How many routes are registered.
@@ -289,12 +392,20 @@ impl Router {
             .map(|r| r.hits())
     }
 
-    /// Every request received so far, in order, with what answered it.
+    /// The requests received so far (the most recent ones, up to the
+    /// journal's limit), in order, with what answered each.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        lock(&self.shared.journal).clone()
+        lock(&self.shared.journal).iter().cloned().collect()
     }
 
-    /// Empties the journal (routes, call counts and scenarios stay).
+    /// How many requests the journal dropped to stay within its limit
+    /// (since it was last cleared).
+    pub fn journal_dropped(&self) -> u64 {
+        lock(&self.shared.journal).dropped()
+    }
+
+    /// Empties the journal and its dropped count (routes, call counts and
+    /// scenarios stay).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
         lock(&self.shared.sockets).clear();
@@ -353,8 +464,9 @@ impl Router {
         Ok(router)
     }
 
-    /// Adds the routes of a YAML route file; relative `file:` bodies are
-    /// relative to the file's directory.
+    /// Adds the routes of a YAML route file; `file:` bodies are relative to
+    /// the file's directory and must stay inside it (see
+    /// [`allow_body_files_from`](Router::allow_body_files_from)).
     pub fn load_yaml_file(&self, path: impl AsRef<Path>) -> Result<Vec<RouteId>> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|err| {
@@ -364,8 +476,10 @@ impl Router {
     }
 
     /// Adds the routes of YAML route-file text; `origin` (the file's path)
-    /// names the file in errors and anchors relative `file:` bodies.
-    /// Either every route is added or, on an error, none.
+    /// names the file in errors and anchors `file:` bodies, which must be in
+    /// its directory or below (symbolic links and `..` resolved) unless
+    /// [`allow_body_files_from`](Router::allow_body_files_from) allows
+    /// another directory. Either every route is added or, on an error, none.
     ///
     /// Errors name the file, line and column. The format:
     ///
@@ -392,7 +506,7 @@ impl Router {
     ///     response:                 # one of body, chunks, sse, error, sequence
     ///       status: 200
     ///       headers: {x-served-by: wiretape}
-    ///       body: {json: {id: 7}}   # or text, base64, file (relative to this file)
+    ///       body: {json: {id: 7}}   # or text, base64, file (in this file's directory)
     ///       delay_ms: 20
     ///   - request: {path: /feed}
     ///     response: {sse: [one, two], chunk_delay_ms: 1000}   # or chunks: [..]
@@ -424,7 +538,8 @@ impl Router {
     /// assert!(err.to_string().contains("routes.yaml:2:"), "{err}");
     /// ```
     pub fn load_yaml_str(&self, text: &str, origin: &Path) -> Result<Vec<RouteId>> {
-        let (routes, faults) = file::parse(text, origin)?;
+        let roots = lock(&self.shared.body_file_roots).clone();
+        let (routes, faults) = file::parse(text, origin, &file::BodyFiles::new(origin, &roots))?;
         let mut problems = Vec::new();
         for (at, route) in routes.iter().enumerate() {
             if let Some(problem) = route.problem() {
@@ -441,7 +556,7 @@ impl Router {
         if let Some(plan) = faults {
             write(&self.shared.faults, Some(plan));
         }
-        Ok(routes.into_iter().map(|route| self.insert(route)).collect())
+        Ok(self.insert_all(routes))
     }
 
     /// Finds and claims the route that answers `request` (a WebSocket
@@ -499,10 +614,9 @@ impl Router {
     }
 
     fn record(&self, request: Request, answer: journal::Answer) {
-        lock(&self.shared.journal).push(JournalEntry {
-            request: Arc::new(request),
-            answer,
-        });
+        let mut journal = lock(&self.shared.journal);
+        let entry = JournalEntry::new(request, answer, journal.body_limit());
+        journal.push(entry);
     }
 
     /// The routes, unless some could not be built (then every request fails,

@@ -41,6 +41,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 mod error;
+pub mod fault;
 mod fingerprint;
 pub mod mock;
 pub mod plugins;

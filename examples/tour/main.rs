@@ -5,6 +5,7 @@
 
 mod cassette;
 mod core;
+mod faults;
 mod retry;
 mod routing;
 mod websocket;
@@ -40,6 +41,10 @@ fn scenes() -> Vec<Entry> {
         (
             "WebSocket tapes: record a chat, replay it offline, mock it with a route",
             || Box::pin(websocket::run()),
+        ),
+        (
+            "fault injection: a flaky API, a retry policy, and a property that holds",
+            || Box::pin(faults::run()),
         ),
     ]
 }

@@ -805,6 +805,14 @@ pub(crate) fn classify_io(io: &io::Error, request: &str, connecting: bool) -> Er
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe
         | io::ErrorKind::UnexpectedEof => Error::reset(request, message),
+        // A body the server framed wrongly (a chunk size line that is not
+        // hex, say): hyper's decoder reports it as invalid input.
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData if !connecting => {
+            Error::Protocol {
+                request: request.to_owned(),
+                message,
+            }
+        }
         io::ErrorKind::TimedOut if connecting => {
             Error::timeout(TimeoutKind::Connect, request, None)
         }

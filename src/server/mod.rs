@@ -14,6 +14,12 @@
 //! the explanation, a timeout a `504`, anything else a `502`; each error
 //! answer names its kind in an `x-wiretape-error` header.
 //!
+//! Faults ([`crate::fault`]) from the engine, its routes or a
+//! [`Faulty`](crate::fault::Faulty) wrapper act on the wire: each accepted
+//! socket is wrapped so that a fault can end it with a real RST
+//! (`SO_LINGER 0`) or take it over with raw bytes (a malformed chunk,
+//! garbage, a truncated body); over HTTP/2 they reset the stream.
+//!
 //! The socket is guarded for long runs ([`limits`]): a header-read timeout,
 //! a body-idle timeout and a connection cap, with defaults that suit a
 //! test server and builder methods on [`Server`] to change them. A client's
@@ -44,6 +50,7 @@ use url::Url;
 use self::limits::{BodyFault, ClientBody, Limits, Slots};
 use crate::body::from_http_body;
 use crate::engine::Engine;
+use crate::fault::wire::{WireControl, WireIo};
 use crate::mock::lock;
 use crate::ws::{CloseFrame, Frame, WsConfig, tungstenite as ws_bridge};
 use crate::{Body, Error, ErrorKind, Request, Response, Result};
@@ -352,10 +359,13 @@ async fn accept_loop(
             // preface and the bytes read to tell the versions apart.
             let first_request = Arc::new(tokio::sync::Notify::new());
             let started = first_request.clone();
-            let service = service_fn(move |request| {
-                started.notify_one();
-                handle(shared.clone(), request)
-            });
+            // Faults reach the raw socket through the wrapper's control.
+            let service = move |wire: WireControl| {
+                service_fn(move |request| {
+                    started.notify_one();
+                    handle(shared.clone(), wire.clone(), request)
+                })
+            };
             let serving = async move {
                 match acceptor {
                     Some(acceptor) => {
@@ -363,13 +373,15 @@ async fn accept_loop(
                         let Ok(tls) = acceptor.accept(tcp).await else {
                             return;
                         };
+                        let (io, wire) = WireIo::new(tls);
                         let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
                         let _ = watcher.watch(connection.into_owned()).await;
                     }
                     None => {
+                        let (io, wire) = WireIo::new(tcp);
                         let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
                         let _ = watcher.watch(connection.into_owned()).await;
                     }
                 }
@@ -398,6 +410,7 @@ async fn accept_loop(
 
 async fn handle(
     shared: Arc<Shared>,
+    wire: WireControl,
     mut incoming: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>> {
     let websocket = is_websocket_upgrade(&incoming);
@@ -413,6 +426,7 @@ async fn handle(
     let mut request = Request::new(parts.method, url);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
+    request.extensions_mut().insert(wire);
 
     if let Some(on_upgrade) = on_upgrade {
         return upgrade(shared, request, on_upgrade).await;

@@ -14,6 +14,7 @@ use super::{fail, start_with, stop_signal};
 use crate::cassette::import::{self, Format};
 use crate::cassette::{Cassette, CassetteReport, Environment, Match, Mode};
 use crate::engine::HyperEngine;
+use crate::fault::FaultPlan;
 use crate::mock::{MockEngine, Router};
 use crate::{Error, Result};
 
@@ -57,6 +58,11 @@ pub struct ServeArgs {
     /// The socket's limits.
     #[command(flatten)]
     pub limits: super::LimitArgs,
+    /// A YAML fault plan acted on the wire in front of routes and cassette
+    /// (resets, empty replies, malformed chunks, slow bodies, …); the admin
+    /// API is left alone. WIRETAPE_SEED forces its seed.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
 }
 
 /// How `serve` matches live requests to recorded ones: method, path and
@@ -123,6 +129,18 @@ impl Served {
                 router.with_fallback(replay_cassette(path, args.repeat)?)
             }
             (None, _) => router,
+        };
+        let router = match &args.faults {
+            Some(file) => {
+                let plan = FaultPlan::from_yaml_file(file)?;
+                what.push(format!(
+                    "faults from {} (seed {})",
+                    file.display(),
+                    plan.seed()
+                ));
+                router.with_faults(plan)
+            }
+            None => router,
         };
         Ok(Served {
             engine: Admin::new(router, args.routes.clone()),

@@ -23,6 +23,8 @@ use super::matchers::{self as m, Matcher};
 use super::responders::{self as r, AfterLast, Responder};
 use super::route::Route;
 use super::template::PathTemplate;
+use crate::fault::FaultPlan;
+use crate::fault::file::{self as fault_file, RuleSpec};
 use crate::{Error, Result, yaml};
 
 /// Where `file:` bodies may come from: the route file's directory, and the
@@ -71,10 +73,15 @@ impl<'a> BodyFiles<'a> {
     }
 }
 
-/// Reads the routes of a route file.
-pub(crate) fn parse(text: &str, origin: &Path, files: &BodyFiles<'_>) -> Result<Vec<Route>> {
+/// Reads the routes of a route file, and its router-wide fault plan.
+pub(crate) fn parse(
+    text: &str,
+    origin: &Path,
+    files: &BodyFiles<'_>,
+) -> Result<(Vec<Route>, Option<FaultPlan>)> {
     let file: RouteFile = yaml::from_str(text, origin)?;
-    file.routes
+    let routes = file
+        .routes
         .into_iter()
         .enumerate()
         .map(|(at, spec)| {
@@ -82,13 +89,20 @@ pub(crate) fn parse(text: &str, origin: &Path, files: &BodyFiles<'_>) -> Result<
                 Error::invalid(format!("{}: route {}: {problem}", origin.display(), at + 1))
             })
         })
-        .collect()
+        .collect::<Result<Vec<Route>>>()?;
+    let faults = match file.faults {
+        Some(rules) => Some(fault_file::compose(rules, file.seed, origin)?),
+        None => None,
+    };
+    Ok((routes, faults))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteFile {
     routes: Vec<RouteSpec>,
+    seed: Option<u64>,
+    faults: Option<Vec<RuleSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +119,7 @@ struct RouteSpec {
     request: RequestSpec,
     #[serde(default)]
     response: ResponseSpec,
+    faults: Option<RuleSpec>,
     /// A WebSocket route instead of an HTTP response.
     websocket: Option<super::socket::file::SocketSpec>,
 }
@@ -119,7 +134,7 @@ struct ScenarioSpec {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RequestSpec {
+pub(crate) struct RequestSpec {
     method: Option<Checked<MethodRule>>,
     path: Option<Checked<TemplateRule>>,
     path_prefix: Option<String>,
@@ -377,6 +392,12 @@ impl RouteSpec {
         if let Some(name) = self.name {
             route = route.named(name);
         }
+        if let Some(rule) = self.faults {
+            route = route.fault(
+                rule.into_plan()
+                    .map_err(|problem| format!("faults: {problem}"))?,
+            );
+        }
         if let Some(priority) = self.priority {
             route = route.priority(priority);
         }
@@ -405,7 +426,7 @@ impl RouteSpec {
 }
 
 impl RequestSpec {
-    fn matchers(self) -> Vec<Matcher> {
+    pub(crate) fn matchers(self) -> Vec<Matcher> {
         let mut out = Vec::new();
         out.extend(self.method.map(|v| m::method(v.as_str())));
         out.extend(self.path.map(|v| m::path(v.as_str())));

@@ -29,7 +29,7 @@
 //! ```
 
 mod expect;
-mod file;
+pub(crate) mod file;
 mod index;
 mod journal;
 pub mod matchers;
@@ -57,6 +57,7 @@ use super::MockEngine;
 use super::engine::lock;
 use super::history::Ring;
 use crate::engine::{BoxFuture, Capabilities, Engine};
+use crate::fault::{Call, FaultPlan, act_http, act_websocket};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
 
@@ -100,6 +101,7 @@ struct Shared {
     sockets: Mutex<Ring<socket::SharedJournal>>,
     scenarios: Mutex<HashMap<String, String>>,
     fallback: RwLock<Option<Arc<dyn Engine>>>,
+    faults: RwLock<Option<FaultPlan>>,
     not_found: AtomicBool,
     verify_on_drop: AtomicBool,
     /// Directories route files may serve `file:` bodies from, besides their own.
@@ -157,6 +159,7 @@ impl Router {
                 sockets: Mutex::new(Ring::new()),
                 scenarios: Mutex::new(HashMap::new()),
                 fallback: RwLock::new(None),
+                faults: RwLock::new(None),
                 not_found: AtomicBool::new(false),
                 verify_on_drop: AtomicBool::new(true),
                 body_file_roots: Mutex::new(Vec::new()),
@@ -322,6 +325,20 @@ impl Router {
             removed = routes.len() != before;
         });
         removed
+    }
+
+    /// Puts a fault plan in front of every request the router answers
+    /// (routes, misses and the fallback alike); see [`crate::fault`].
+    ///
+    /// ```
+    /// use wiretape::{fault::{Fault, FaultPlan}, mock::Router};
+    ///
+    /// let router = Router::new().with_faults(FaultPlan::every(10, Fault::Reset));
+    /// # let _ = router;
+    /// ```
+    pub fn with_faults(self, plan: impl Into<FaultPlan>) -> Router {
+        write(&self.shared.faults, Some(plan.into()));
+        self
     }
 
     /// Removes the routes named `name` (route files' `name:`,
@@ -499,10 +516,16 @@ impl Router {
     ///       then: repeat_last       # or cycle, fail
     ///   - request: {path_prefix: /down}
     ///     response: {error: reset}  # or refused, hang
+    ///   - request: {path: /pay}
+    ///     faults: {sequence: [reset, 503, ok]}   # a fault rule (see fault plan files)
     ///   - request: {path: /chat}    # a WebSocket route: answers handshakes
     ///     websocket:                # (see mock::socket for every key)
     ///       on_open: [{text: welcome}]
     ///       messages: [{when: {text: ping}, reply: [{text: pong}]}]
+    /// seed: 42                      # optional: the seed of the faults below
+    /// faults:                       # optional: a plan on the whole router
+    ///   - every: 10
+    ///     fault: empty_reply
     /// ```
     ///
     /// ```
@@ -516,7 +539,7 @@ impl Router {
     /// ```
     pub fn load_yaml_str(&self, text: &str, origin: &Path) -> Result<Vec<RouteId>> {
         let roots = lock(&self.shared.body_file_roots).clone();
-        let routes = file::parse(text, origin, &file::BodyFiles::new(origin, &roots))?;
+        let (routes, faults) = file::parse(text, origin, &file::BodyFiles::new(origin, &roots))?;
         let mut problems = Vec::new();
         for (at, route) in routes.iter().enumerate() {
             if let Some(problem) = route.problem() {
@@ -529,6 +552,9 @@ impl Router {
                 origin.display(),
                 problems.join("; ")
             )));
+        }
+        if let Some(plan) = faults {
+            write(&self.shared.faults, Some(plan));
         }
         Ok(self.insert_all(routes))
     }
@@ -716,57 +742,73 @@ impl Drop for Shared {
     }
 }
 
-impl Engine for Router {
-    fn execute(&self, mut request: Request) -> BoxFuture<'_, Result<Response>> {
-        Box::pin(async move {
-            if request.body().is_stream() {
-                let body = request.take_body().buffered().await?;
-                *request.body_mut() = body;
+impl Router {
+    /// Routes one request (the router's plan, if any, has already spoken).
+    async fn answer(&self, mut request: Request) -> Result<Response> {
+        if request.body().is_stream() {
+            let body = request.take_body().buffered().await?;
+            *request.body_mut() = body;
+        }
+        let table = self.usable_table()?;
+        let Some(route) = self.find(&table, &request, false) else {
+            return self.miss(table, request).await;
+        };
+        let reply = route.responder.respond(&Context {
+            request: &request,
+            template: route.template.as_deref(),
+            route: &route.label,
+        });
+        self.record(
+            request,
+            Answer::Route {
+                id: route.id,
+                label: route.label.clone(),
+            },
+        );
+        reply.into_response().await
+    }
+
+    /// Opens a WebSocket route (the router's plan, if any, has already spoken).
+    async fn open_socket(&self, request: Request) -> Result<WsConnection> {
+        let table = self.usable_table()?;
+        let Some(route) = self.find(&table, &request, true) else {
+            if let Some(fallback) = self.fallback_for(&request) {
+                return fallback.websocket(request).await;
             }
-            let table = self.usable_table()?;
-            let Some(route) = self.find(&table, &request, false) else {
-                return self.miss(table, request).await;
-            };
-            let reply = route.responder.respond(&Context {
-                request: &request,
-                template: route.template.as_deref(),
-                route: &route.label,
-            });
-            self.record(
-                request,
-                Answer::Route {
-                    id: route.id,
-                    label: route.label.clone(),
-                },
-            );
-            reply.into_response().await
-        })
+            let report = self.unmatched(&table, request);
+            return Err(Error::NoRoute(Box::new(report)));
+        };
+        let socket = route.socket.clone().expect("found among WebSocket routes");
+        let opened = socket::open(&socket, route.id, &request);
+        if let Ok((_, journal)) = &opened {
+            lock(&self.shared.sockets).push(journal.clone());
+        }
+        self.record(
+            request,
+            Answer::Route {
+                id: route.id,
+                label: route.label.clone(),
+            },
+        );
+        opened.map(|(connection, _)| connection)
+    }
+}
+
+impl Engine for Router {
+    fn execute(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
+        if let Some(hit) = read(&self.shared.faults).and_then(|plan| plan.decide(&request)) {
+            let call = Call::of(&request);
+            return Box::pin(act_http(hit, call, self.answer(request)));
+        }
+        Box::pin(self.answer(request))
     }
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {
-        Box::pin(async move {
-            let table = self.usable_table()?;
-            let Some(route) = self.find(&table, &request, true) else {
-                if let Some(fallback) = self.fallback_for(&request) {
-                    return fallback.websocket(request).await;
-                }
-                let report = self.unmatched(&table, request);
-                return Err(Error::NoRoute(Box::new(report)));
-            };
-            let socket = route.socket.clone().expect("found among WebSocket routes");
-            let opened = socket::open(&socket, route.id, &request);
-            if let Ok((_, journal)) = &opened {
-                lock(&self.shared.sockets).push(journal.clone());
-            }
-            self.record(
-                request,
-                Answer::Route {
-                    id: route.id,
-                    label: route.label.clone(),
-                },
-            );
-            opened.map(|(connection, _)| connection)
-        })
+        if let Some(hit) = read(&self.shared.faults).and_then(|plan| plan.decide(&request)) {
+            let call = Call::of(&request);
+            return Box::pin(act_websocket(hit, call, self.open_socket(request)));
+        }
+        Box::pin(self.open_socket(request))
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -28,7 +28,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use super::template::PathTemplate;
 use crate::engine::BoxFuture;
 use crate::error::NoRoute;
-use crate::{Body, ConnectFailure, Error, Request, Response, Result};
+use crate::fault::{Call, Fault, FaultPlan, act_http};
+use crate::{Body, Error, Request, Response, Result};
 
 /// The path captures of the route that answers, for [`from_fn`] responders:
 /// `{id}` in `/users/{id}` is `params.get("id")`.
@@ -54,8 +55,9 @@ impl Params {
 
 type RespondFn = Arc<dyn Fn(&Request, &Params) -> Response + Send + Sync>;
 
-/// What a route answers with: a response (status, headers, body), an error
-/// (reset, refused, hang), a stream of chunks, or a sequence of these.
+/// What a route answers with: a response (status, headers, body), a fault
+/// (reset, refused, hang, any [`Fault`]), a stream of chunks, or a sequence
+/// of these.
 #[derive(Clone)]
 pub struct Responder {
     kind: Kind,
@@ -69,7 +71,12 @@ pub struct Responder {
 enum Kind {
     Body(BodySource),
     Fn(RespondFn),
-    Fail(Failure),
+    /// The inner answer, with a fault plan in front (one mechanism with
+    /// [`Faulty`](crate::fault::Faulty): the same acting code).
+    Faulted {
+        inner: Box<Responder>,
+        plan: FaultPlan,
+    },
     /// Each chunk with the wait before it (on `tokio::time`).
     Stream {
         chunks: Arc<[(Duration, Bytes)]>,
@@ -84,13 +91,6 @@ enum BodySource {
         path: Arc<PathBuf>,
         cache: Arc<OnceLock<std::result::Result<Bytes, String>>>,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Failure {
-    Reset,
-    Refused,
-    Hang,
 }
 
 struct Sequence {
@@ -210,10 +210,34 @@ impl Responder {
         self
     }
 
+    /// This answer with a fault plan in front: when the plan fires, the
+    /// fault acts on the answer (a reset after n bytes of it, a dribble of
+    /// it, a 503 in place of it).
+    ///
+    /// ```
+    /// use wiretape::{fault::{Fault, FaultPlan}, mock::responders::text};
+    ///
+    /// let flaky = text("ok").with_faults(FaultPlan::every(3, Fault::Reset));
+    /// # let _ = flaky;
+    /// ```
+    pub fn with_faults(self, plan: impl Into<FaultPlan>) -> Responder {
+        let plan = plan.into();
+        let problem = plan.problem();
+        let responder = Responder::new(Kind::Faulted {
+            inner: Box::new(self),
+            plan,
+        });
+        match problem {
+            Some(problem) => responder.with_problem(format!("fault: {problem}")),
+            None => responder,
+        }
+    }
+
     /// Why this responder could not be built, if it could not.
     pub fn problem(&self) -> Option<&str> {
         self.problem.as_deref().or_else(|| match &self.kind {
             Kind::Sequence(sequence) => sequence.steps.iter().find_map(Responder::problem),
+            Kind::Faulted { inner, .. } => inner.problem(),
             _ => None,
         })
     }
@@ -249,7 +273,14 @@ impl Responder {
                 };
                 ready(self.overlay(respond(context.request, &params)))
             }
-            Kind::Fail(failure) => fail(*failure, context),
+            Kind::Faulted { inner, plan } => match plan.decide(context.request) {
+                None => inner.respond(context),
+                Some(hit) => {
+                    let answer = inner.respond(context).into_response();
+                    let call = Call::of(context.request).by(context.route);
+                    Reply::Later(Box::pin(act_http(hit, call, answer)))
+                }
+            },
             Kind::Stream { chunks } => ready(self.head().with_body(chunk_stream(chunks.clone()))),
             Kind::Sequence(sequence) => {
                 let reply = sequence.respond(context);
@@ -287,7 +318,7 @@ impl fmt::Debug for Responder {
             Kind::Body(BodySource::Bytes(b)) => format!("body of {} bytes", b.len()),
             Kind::Body(BodySource::File { path, .. }) => format!("file {}", path.display()),
             Kind::Fn(_) => "closure".to_owned(),
-            Kind::Fail(failure) => format!("{failure:?}"),
+            Kind::Faulted { inner, plan } => format!("{inner:?} with faults {plan:?}"),
             Kind::Stream { chunks, .. } => format!("stream of {} chunks", chunks.len()),
             Kind::Sequence(s) => format!("sequence of {}", s.steps.len()),
         };
@@ -317,24 +348,6 @@ impl BodySource {
                 })
                 .clone(),
         }
-    }
-}
-
-fn fail(failure: Failure, context: &Context<'_>) -> Reply {
-    let request = context.request.to_string();
-    let route = context.route;
-    match failure {
-        Failure::Reset => Reply::Ready(Err(Error::reset(
-            request,
-            format!("connection reset by peer (scripted by {route})"),
-        ))),
-        Failure::Refused => Reply::Ready(Err(Error::connect(
-            ConnectFailure::Refused,
-            request,
-            format!("connection refused (scripted by {route})"),
-        ))),
-        // Never answers; a client timeout (on tokio time) ends the wait.
-        Failure::Hang => Reply::Later(Box::pin(futures_util::future::pending())),
     }
 }
 
@@ -459,21 +472,37 @@ pub fn from_fn(
     Responder::new(Kind::Fn(Arc::new(respond)))
 }
 
-/// Fails the request with [`Error::ConnectionReset`], as a peer that drops
-/// the connection mid-exchange.
-pub fn reset() -> Responder {
-    Responder::new(Kind::Fail(Failure::Reset))
+/// Acts a [`Fault`] (or a [`FaultPlan`]) in place of an answer: the
+/// vocabulary of [`crate::fault`], acted as [`Faulty`](crate::fault::Faulty)
+/// acts it (and on the wire when served). A plan that does not fire answers
+/// `200 OK`; give it an answer with [`Responder::with_faults`].
+///
+/// ```
+/// use wiretape::{fault::Fault, mock::responders::fault};
+///
+/// let broken = fault(Fault::MalformedChunk);
+/// # let _ = broken;
+/// ```
+pub fn fault(plan: impl Into<FaultPlan>) -> Responder {
+    status(200).with_faults(plan)
 }
 
-/// Fails the request with [`Error::Connect`] ([`ConnectFailure::Refused`]).
+/// Fails the request with [`Error::ConnectionReset`], as a peer that drops
+/// the connection mid-exchange: [`fault`]`(Fault::Reset)`.
+pub fn reset() -> Responder {
+    fault(Fault::Reset)
+}
+
+/// Fails the request with [`Error::Connect`] ([`ConnectFailure`](crate::ConnectFailure)`::Refused`):
+/// [`fault`]`(Fault::Refused)`.
 pub fn refused() -> Responder {
-    Responder::new(Kind::Fail(Failure::Refused))
+    fault(Fault::Refused)
 }
 
 /// Never answers. A client timeout (which runs on `tokio::time`) ends the
-/// wait with [`Error::Timeout`].
+/// wait with [`Error::Timeout`]: [`fault`]`(Fault::Hang)`.
 pub fn hang() -> Responder {
-    Responder::new(Kind::Fail(Failure::Hang))
+    fault(Fault::Hang)
 }
 
 /// `200 OK` with a streamed body: the chunks in order, `gap` apart (on

@@ -12,6 +12,7 @@ use super::responders::{Responder, status};
 use super::socket::Socket;
 use super::template::PathTemplate;
 use crate::Request;
+use crate::fault::FaultPlan;
 
 /// The priority a route has unless it says otherwise. Lower numbers win.
 pub const DEFAULT_PRIORITY: u8 = 5;
@@ -44,6 +45,7 @@ pub struct Route {
     expect: Times,
     limit: Option<usize>,
     scenario: Option<Scenario>,
+    faults: Option<FaultPlan>,
     socket: Option<Arc<Socket>>,
 }
 
@@ -69,6 +71,7 @@ impl Route {
             expect: Times::any(),
             limit: None,
             scenario: None,
+            faults: None,
             socket: None,
         }
     }
@@ -87,6 +90,23 @@ impl Route {
     /// What the route answers with.
     pub fn respond_with(mut self, responder: impl Into<Responder>) -> Route {
         self.responder = Some(responder.into());
+        self
+    }
+
+    /// Faults on this route's answers: a [`Fault`](crate::fault::Fault)
+    /// every time, or a [`FaultPlan`] (`FaultPlan::sequence([Fault::Reset,
+    /// Fault::Ok])`). The fault acts on whatever the route answers.
+    ///
+    /// ```
+    /// use wiretape::{fault::{Fault, FaultPlan}, mock::{Route, matchers::*, responders::*}};
+    ///
+    /// let flaky = Route::given(path("/pay"))
+    ///     .respond_with(json(&serde_json::json!({"paid": true})))
+    ///     .fault(FaultPlan::first(2, Fault::status(503)));
+    /// # let _ = flaky;
+    /// ```
+    pub fn fault(mut self, plan: impl Into<FaultPlan>) -> Route {
+        self.faults = Some(plan.into());
         self
     }
 
@@ -198,6 +218,9 @@ impl Route {
         if let Some(problem) = self.responder.as_ref().and_then(Responder::problem) {
             problems.push(format!("responder: {problem}"));
         }
+        if let Some(problem) = self.faults.as_ref().and_then(FaultPlan::problem) {
+            problems.push(format!("fault: {problem}"));
+        }
         if let Some(problem) = self.socket.as_ref().and_then(|s| s.problem()) {
             problems.push(format!("websocket: {problem}"));
         }
@@ -282,7 +305,13 @@ impl Entry {
             body,
             template,
             matchers: route.matchers,
-            responder: route.responder.unwrap_or_else(|| status(200)),
+            responder: {
+                let responder = route.responder.unwrap_or_else(|| status(200));
+                match route.faults {
+                    Some(plan) => responder.with_faults(plan),
+                    None => responder,
+                }
+            },
             priority: route.priority,
             expect: route.expect,
             limit: route.limit,

@@ -1,0 +1,80 @@
+//! WebSocket faults: the handshake refused or failed, and the server's frame
+//! stream dropped, closed, delayed or thinned.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::act::{self, Call};
+use super::plan::Hit;
+use super::vocab::Fault;
+use crate::ws::{Frame, WsConnection};
+use crate::{Error, Response, Result};
+
+/// Acts `hit` on a handshake whose real connection `connect` gives.
+pub(crate) async fn websocket<F>(hit: Hit, call: Call, connect: F) -> Result<WsConnection>
+where
+    F: std::future::Future<Output = Result<WsConnection>> + Send,
+{
+    let name = call.name().to_owned();
+    if !hit.fault.is_websocket() {
+        // Connection faults act on the handshake as on any exchange.
+        let answer = act::http(hit, call, async {
+            Ok(Response::new(http::StatusCode::SWITCHING_PROTOCOLS))
+        })
+        .await?;
+        if answer.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(refusal(&name, answer.status()));
+        }
+        return connect.await;
+    }
+    if hit.fault == Fault::WsRefuse {
+        return Err(refusal(&name, http::StatusCode::FORBIDDEN));
+    }
+    let (response, sink, stream) = connect.await?.into_parts();
+    let stream = match hit.fault {
+        Fault::WsDrop(after) => stream.take(after as usize).boxed(),
+        Fault::WsClose { code, after } => stream
+            .take(after as usize)
+            .chain(futures_util::stream::once(async move {
+                Ok(Frame::close(code, "closed by a fault"))
+            }))
+            .boxed(),
+        Fault::WsDelay(delay) => {
+            let mut rng = StdRng::seed_from_u64(hit.draws);
+            stream
+                .then(move |frame| {
+                    let wait: Duration = delay.sample(&mut rng);
+                    async move {
+                        tokio::time::sleep(wait).await;
+                        frame
+                    }
+                })
+                .boxed()
+        }
+        Fault::WsDropFrames(every) => {
+            let every = every.max(1) as usize;
+            stream
+                .enumerate()
+                .filter(move |(at, frame)| {
+                    let keep =
+                        (at + 1) % every != 0 || matches!(frame, Ok(Frame::Close(_)) | Err(_));
+                    async move { keep }
+                })
+                .map(|(_, frame)| frame)
+                .boxed()
+        }
+        _ => stream,
+    };
+    Ok(WsConnection::new(response, sink, stream))
+}
+
+/// What the real engine reports when the server does not switch protocols.
+fn refusal(name: &str, status: http::StatusCode) -> Error {
+    Error::websocket(
+        name,
+        format!("the server answered {status} instead of 101 Switching Protocols"),
+    )
+}

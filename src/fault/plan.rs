@@ -5,6 +5,7 @@
 //! evaluated under one lock, so that the same seed and the same calls give
 //! the same faults, in the same order, every run.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -56,7 +57,7 @@ struct State {
     rule: Rule,
     rng: StdRng,
     calls: u64,
-    journal: Vec<JournalEntry>,
+    journal: VecDeque<JournalEntry>,
 }
 
 #[derive(Clone)]
@@ -143,7 +144,7 @@ impl FaultPlan {
                     rule,
                     rng: StdRng::seed_from_u64(seed),
                     calls: 0,
-                    journal: Vec::new(),
+                    journal: VecDeque::new(),
                 }),
             }),
         }
@@ -248,7 +249,7 @@ impl FaultPlan {
         Journal {
             seed: self.inner.seed,
             calls: state.calls,
-            hits: state.journal.clone(),
+            hits: state.journal.iter().cloned().collect(),
         }
     }
 
@@ -272,9 +273,9 @@ impl FaultPlan {
         let draws = rng.random();
         let call = state.calls;
         if state.journal.len() >= JOURNAL_CAP {
-            state.journal.remove(0);
+            state.journal.pop_front();
         }
-        state.journal.push(JournalEntry {
+        state.journal.push_back(JournalEntry {
             call,
             request: request.to_string(),
             fault: fault.clone(),
@@ -395,5 +396,29 @@ impl Rule {
                 .or_else(|| rule.problem()),
             Rule::Any(rules) => rules.iter().find_map(Rule::problem),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FaultPlan, JOURNAL_CAP};
+    use crate::fault::Fault;
+    use crate::{Method, Request};
+
+    #[test]
+    fn the_journal_keeps_the_newest_hits_and_counts_every_call() {
+        let plan = FaultPlan::always(Fault::Reset).with_seed(7);
+        let request = Request::new(Method::GET, "http://api.test/".parse().unwrap());
+        for _ in 0..JOURNAL_CAP + 5 {
+            assert!(plan.decide(&request).is_some());
+        }
+        let journal = plan.journal();
+        assert_eq!(journal.calls, (JOURNAL_CAP + 5) as u64);
+        assert_eq!(journal.hits.len(), JOURNAL_CAP);
+        assert_eq!(journal.hits.first().map(|hit| hit.call), Some(6));
+        assert_eq!(
+            journal.hits.last().map(|hit| hit.call),
+            Some((JOURNAL_CAP + 5) as u64)
+        );
     }
 }

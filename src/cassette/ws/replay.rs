@@ -312,13 +312,13 @@ impl Script {
         };
         let reason = match event {
             Some(event) => format!(
-                "client frame #{n} does not match the frame the client sent at that point in \
-                 recorded interaction #{} (websocket event {event}), by frame matcher {}",
+                "it differs from the frame the client sent at that point in recorded \
+                 interaction #{} (websocket event {event}), by frame matcher {}",
                 setting.interaction,
                 setting.matcher.name()
             ),
             None => format!(
-                "client frame #{n} is one more than the client sent in recorded interaction #{}",
+                "the client sent no more frames in recorded interaction #{}",
                 setting.interaction
             ),
         };

@@ -215,11 +215,18 @@ pub fn free_port() -> u16 {
 }
 
 /// A child process killed when dropped, so a failing test never leaves a
-/// server running.
+/// server running. It leads its own process group, and the whole group is
+/// killed: servers that fork workers (gunicorn, proxy.py) would otherwise
+/// leave them behind, still holding the test run's output open.
 pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -228,7 +235,9 @@ impl Drop for Running {
 /// Starts `command` and waits (up to 60 s) until something accepts
 /// connections on 127.0.0.1:`port`.
 pub fn start_server(command: &mut Command, port: u16) -> Running {
+    use std::os::unix::process::CommandExt;
     let child = command
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -354,12 +354,16 @@ impl Router {
         removed
     }
 
-    /// Removes every route, empties the journal and resets every scenario.
+    /// Removes every route, empties the journal, resets every scenario and
+    /// rewinds the router's fault plan ([`FaultPlan::rewind`]), which stays.
     pub fn reset(&self) {
         self.update(Vec::clear);
         lock(&self.shared.journal).clear();
         lock(&self.shared.sockets).clear();
         lock(&self.shared.scenarios).clear();
+        if let Some(plan) = read(&self.shared.faults) {
+            plan.rewind();
+        }
     }
 
     fn update(&self, change: impl FnOnce(&mut Vec<Arc<Entry>>)) {

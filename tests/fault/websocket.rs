@@ -54,7 +54,11 @@ async fn a_close_fault_sends_its_code_and_a_refusal_fails_the_handshake() {
         .websocket("ws://api.test/chat")
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Status, "{err}");
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403)
+    );
     let err = client_for(Fault::Reset)
         .websocket("ws://api.test/chat")
         .await
@@ -100,6 +104,23 @@ async fn a_served_websocket_drop_reaches_a_real_client_as_1006() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_served_refusal_reaches_a_real_client_as_its_status() {
+    let server = server::serve(
+        Faulty::new(wiretape::mock::echo(), Fault::WsRefuse),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let real = client(wiretape::engine::HyperEngine::default());
+    let err = real.websocket(server.ws_url("/chat")).await.unwrap_err();
+    let refusal = err.status_response().expect("a status error");
+    assert_eq!(refusal.status().as_u16(), 403, "{err}");
+    let body = String::from_utf8_lossy(refusal.body().as_bytes().unwrap()).into_owned();
+    assert!(body.contains("403 Forbidden"), "{body}");
+    server.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_router_plan_acts_on_websocket_handshakes_too() {
     let router = wiretape::mock::Router::new()
@@ -111,7 +132,11 @@ async fn a_router_plan_acts_on_websocket_handshakes_too() {
         ]));
     let client = client(router);
     let err = client.websocket("ws://api.test/chat").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{err}"
+    );
     let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
     assert_eq!(
         echoes(&mut ws, &["lost"]).await,

@@ -31,7 +31,9 @@ where
         return connect.await;
     }
     if hit.fault == Fault::WsRefuse {
-        let answer = Response::new(http::StatusCode::FORBIDDEN);
+        // The body says who refused, as every injected error does.
+        let why = act::says(&hit, &call, "WebSocket upgrade refused");
+        let answer = Response::new(http::StatusCode::FORBIDDEN).with_body(why);
         return Err(Error::refused_upgrade(name, answer));
     }
     let (response, sink, stream) = connect.await?.into_parts();

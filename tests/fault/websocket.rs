@@ -117,7 +117,9 @@ async fn a_served_refusal_reaches_a_real_client_as_its_status() {
     let refusal = err.status_response().expect("a status error");
     assert_eq!(refusal.status().as_u16(), 403, "{err}");
     let body = String::from_utf8_lossy(refusal.body().as_bytes().unwrap()).into_owned();
-    assert!(body.contains("403 Forbidden"), "{body}");
+    // The body says which fault refused it and the seed that reproduces it.
+    assert!(body.contains("\"ws_refuse\""), "{body}");
+    assert!(body.contains("WIRETAPE_SEED="), "{body}");
     server.shutdown().await;
 }
 
@@ -142,4 +144,59 @@ async fn a_router_plan_acts_on_websocket_handshakes_too() {
         echoes(&mut ws, &["lost"]).await,
         (vec![], Some(CloseFrame::ABNORMAL))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_route_fault_acts_on_its_handshakes_and_frames() {
+    use wiretape::fault::FaultPlan;
+    use wiretape::mock::{Route, Router, matchers::path, socket::Socket};
+    let router = Router::new().without_drop_verification();
+    router.mock(
+        Route::given(path("/chat"))
+            .websocket(Socket::new().echo())
+            .fault(FaultPlan::sequence([Fault::WsRefuse, Fault::WsDrop(1)]))
+            .named("chat"),
+    );
+    let client = client(router.clone());
+    let err = client.websocket("ws://api.test/chat").await.unwrap_err();
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{err}"
+    );
+    assert!(err.to_string().contains("route \"chat\""), "{err}");
+    let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
+    assert_eq!(
+        echoes(&mut ws, &["one", "two"]).await,
+        (vec!["one".to_owned()], Some(CloseFrame::ABNORMAL))
+    );
+    let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
+    assert_eq!(echoes(&mut ws, &["three"]).await.0, ["three"]);
+    // Both handshakes reached the route; only the two let through opened.
+    assert_eq!(router.journal().len(), 3);
+    assert_eq!(router.sockets().len(), 2);
+}
+
+#[test]
+fn a_route_file_puts_faults_on_a_websocket_route() {
+    let router = wiretape::mock::Router::new().without_drop_verification();
+    router
+        .load_yaml_str(
+            "routes:\n  - request: {path: /chat}\n    websocket: {echo: true}\n    faults: {sequence: [ws_refuse]}\n",
+            std::path::Path::new("routes.yaml"),
+        )
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = client(router.clone());
+        let err = client.websocket("ws://api.test/chat").await.unwrap_err();
+        assert_eq!(
+            err.status_response().map(|r| r.status().as_u16()),
+            Some(403)
+        );
+        assert!(client.websocket("ws://api.test/chat").await.is_ok());
+    });
 }

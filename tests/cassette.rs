@@ -1530,3 +1530,44 @@ async fn a_body_lookup_that_misses_reports_the_closest_body_and_its_diff() {
     let err = ask(&client, r#"{ "query": "b" }"#).await.unwrap_err();
     assert!(matches!(err, Error::CassetteMiss(_)), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_checkpoint_writes_what_is_complete_and_leaves_bodies_in_flight_for_later() {
+    use wiretape::mock::responders::{stream, text};
+    use wiretape::mock::{Route, Router, matchers::path};
+    let router = Router::new().without_drop_verification();
+    router.mock(Route::given(path("/done")).respond_with(text("done")));
+    router
+        .mock(Route::given(path("/slow")).respond_with(stream(["a", "b"], Duration::from_secs(5))));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.yaml");
+    let (cassette, client) = recorder(&path, router);
+    let uris = || -> Vec<String> {
+        Tape::load(&path).map_or_else(
+            |_| Vec::new(),
+            |tape| {
+                tape.interactions
+                    .into_iter()
+                    .map(|i| i.request.uri)
+                    .collect()
+            },
+        )
+    };
+
+    let slow = client.get("http://api.test/slow").send().await.unwrap();
+    assert_eq!(
+        get_text(&client, "http://api.test/done").await.unwrap(),
+        "done"
+    );
+    assert_eq!(cassette.checkpoint().unwrap(), 1);
+    assert_eq!(uris(), ["http://api.test/done"]);
+    // Nothing new: nothing written.
+    assert_eq!(cassette.checkpoint().unwrap(), 0);
+
+    assert_eq!(slow.text().await.unwrap(), "ab");
+    assert_eq!(cassette.checkpoint().unwrap(), 1);
+    assert_eq!(uris(), ["http://api.test/done", "http://api.test/slow"]);
+    let report = cassette.finish().unwrap();
+    assert_eq!(report.recorded, 2);
+    assert_eq!(uris().len(), 2, "finish adds nothing already written");
+}

@@ -513,3 +513,59 @@ async fn a_websocket_session_is_recorded_through_the_proxy_and_served_back() {
     assert_eq!(conversation(server.url.clone()).await, ["hello", "again"]);
     assert_stopped_cleanly(&server.stop().await, "serve");
 }
+
+#[tokio::test]
+async fn a_killed_recorder_has_already_saved_what_it_recorded() {
+    let upstream = wiretape::server::serve(
+        wiretape::mock::MockEngine::new(|_| async {
+            Ok(wiretape::mock::respond_ok("saved early"))
+        }),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("crash.yaml");
+    let proxy = start(&[
+        "record",
+        "--upstream",
+        &upstream.url("/"),
+        "--cassette",
+        cassette.to_str().unwrap(),
+    ])
+    .await;
+    let client = wiretape::Client::new();
+    for path in ["/one", "/two"] {
+        let body = client
+            .get(format!("{}{path}", proxy.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(body, "saved early");
+    }
+    // The recorder saves every few seconds; wait (bounded) for the file.
+    let mut saved = 0;
+    for _ in 0..300 {
+        saved = wiretape::cassette::Tape::load(&cassette).map_or(0, |t| t.interactions.len());
+        if saved == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    proxy.kill().await;
+    assert_eq!(saved, 2, "both exchanges on disk before the crash");
+    let tape = wiretape::cassette::Tape::load(&cassette).unwrap();
+    let uris: Vec<&str> = tape
+        .interactions
+        .iter()
+        .map(|i| i.request.uri.as_str())
+        .collect();
+    assert!(
+        uris[0].ends_with("/one") && uris[1].ends_with("/two"),
+        "{uris:?}"
+    );
+    upstream.shutdown().await;
+}

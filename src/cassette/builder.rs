@@ -280,7 +280,6 @@ impl CassetteBuilder {
                     index,
                     recorded: Vec::new(),
                     dirty: mode == Mode::Record,
-                    saved: 0,
                     written: false,
                     sockets: Vec::new(),
                     replayed: 0,

@@ -202,6 +202,18 @@ impl<E> Cassette<E> {
         self.shared.recording
     }
 
+    /// Writes what has been recorded and is complete so far, and frees it
+    /// from memory; returns how many interactions this wrote. Exchanges
+    /// whose body is still arriving are written by a later call (or by
+    /// [`finish`](Cassette::finish)), WebSocket sessions as far as they have
+    /// got. A long-running recorder calls this now and then, so that a
+    /// crash loses at most the last few exchanges and memory holds only
+    /// what is not on disk yet (`wiretape record` does, every few seconds).
+    /// The write is atomic and locked like every other.
+    pub fn checkpoint(&self) -> Result<usize> {
+        self.shared.save(false)
+    }
+
     /// Writes the file if anything was recorded, and reports what happened.
     /// Fails when a recorded body is still being read, when writing fails,
     /// when a replayed WebSocket client sent a frame the recording does not
@@ -209,7 +221,7 @@ impl<E> Cassette<E> {
     /// [`CassetteBuilder::error_on_unused`]) when interactions or recorded
     /// WebSocket frames were never replayed.
     pub fn finish(&self) -> Result<CassetteReport> {
-        self.shared.save()?;
+        self.shared.save(true)?;
         if let Some(miss) = self.shared.sockets.mismatches().into_iter().next() {
             return Err(Error::CassetteMiss(Box::new(miss)));
         }
@@ -291,8 +303,6 @@ struct State {
     index: Index,
     recorded: Vec<Slot>,
     dirty: bool,
-    /// How many of `recorded` are in the file already.
-    saved: usize,
     /// Whether this cassette has written its file once (a re-record
     /// replaces the file only the first time).
     written: bool,
@@ -301,11 +311,13 @@ struct State {
     replayed: usize,
 }
 
-/// A recorded interaction, one whose response body is still arriving, or a
-/// WebSocket session (saved as far as it has got).
+/// A recorded interaction, one whose response body is still arriving, one
+/// already in the file (and no longer in memory), or a WebSocket session
+/// (saved as far as it has got).
 enum Slot {
     Pending(RecordedRequest),
     Done(Interaction),
+    Saved,
     Socket(Arc<ws::record::SessionLog>),
 }
 
@@ -357,22 +369,30 @@ impl Shared {
         state.dirty = true;
     }
 
-    /// Writes the file when something changed. Under the file's lock, the
-    /// new interactions are added to what is on disk at that moment (another
+    /// Writes the interactions recorded since the last save, when there are
+    /// any: `whole`, all of them, failing if a body is still being read
+    /// (`finish`); else the complete ones (`checkpoint`). Under the file's
+    /// lock, they are added to what is on disk at that moment (another
     /// process may have saved since this one read it); only a re-record
-    /// ([`Mode::Record`]) replaces the file, on its first save.
-    fn save(&self) -> Result<()> {
-        let mut state = self.state();
+    /// ([`Mode::Record`]) replaces the file, on its first save. Written
+    /// interactions leave memory. Returns how many were written.
+    fn save(&self, whole: bool) -> Result<usize> {
+        let mut guard = self.state();
+        let state = &mut *guard;
         if !state.dirty {
-            return Ok(());
+            return Ok(0);
         }
-        let mut fresh = Vec::with_capacity(state.recorded.len() - state.saved);
+        let mut fresh = Vec::new();
+        let mut done = Vec::new();
         let mut grown: Vec<(Interaction, Interaction)> = Vec::new();
         let mut written = Vec::new();
         for (i, slot) in state.recorded.iter().enumerate() {
             match slot {
-                Slot::Done(interaction) if i >= state.saved => fresh.push(interaction.clone()),
-                Slot::Done(_) => {}
+                Slot::Done(interaction) => {
+                    fresh.push(interaction.clone());
+                    done.push(i);
+                }
+                Slot::Saved => {}
                 Slot::Socket(log) => {
                     // A session may still be going: what an earlier save
                     // wrote of it is replaced by what there is now.
@@ -384,7 +404,7 @@ impl Shared {
                         None => fresh.push(now),
                     }
                 }
-                Slot::Pending(request) => {
+                Slot::Pending(request) if whole => {
                     return Err(file_error(
                         &self.path,
                         format!(
@@ -394,7 +414,13 @@ impl Shared {
                         ),
                     ));
                 }
+                Slot::Pending(_) => {}
             }
+        }
+        let count = fresh.len();
+        if count == 0 && grown.is_empty() && state.written {
+            // Nothing new since the last write (a session that did not grow).
+            return Ok(0);
         }
         let replace = self.mode == Mode::Record && !state.written;
         store::update(&self.path, |on_disk| {
@@ -415,10 +441,14 @@ impl Shared {
             })
         })?;
         state.sockets = written;
-        state.saved = state.recorded.len();
+        for i in done {
+            state.recorded[i] = Slot::Saved;
+        }
         state.written = true;
-        state.dirty = false;
-        Ok(())
+        // A body still arriving marks the state dirty when it completes; a
+        // WebSocket session may still grow, so the next save looks again.
+        state.dirty = !state.sockets.is_empty();
+        Ok(count)
     }
 
     /// Finds the recorded interaction that answers `live` and makes `answer`
@@ -514,7 +544,7 @@ impl Drop for Shared {
         if std::thread::panicking() {
             return;
         }
-        if let Err(err) = self.save() {
+        if let Err(err) = self.save(true) {
             eprintln!("wiretape: could not save the cassette on drop: {err}");
         }
     }

@@ -96,9 +96,12 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
     let stop = stop_signal();
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let saving = checkpoints(&cassette);
+    tokio::pin!(saving);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = &mut saving => {}
             _ = tick.tick() => {
                 let report = cassette.report();
                 status.show(&format!(
@@ -113,6 +116,28 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
     server.shutdown().await;
     cassette.finish()
 }
+
+/// Writes what `cassette` has recorded every few seconds, for as long as it
+/// is polled, so that a crash or `kill -9` loses only the last few seconds
+/// and memory holds only what is not on disk yet. Saving reads and rewrites
+/// the whole file (under its lock, atomically), so the pause after a save
+/// is at least ten times as long as the save took: a large tape costs the
+/// proxy at most a tenth of its time. A failed save is reported and tried
+/// again; `finish` at the end reports it for good.
+pub(crate) async fn checkpoints(cassette: &Cassette<HyperEngine>) {
+    let mut pause = CHECKPOINT_EVERY;
+    loop {
+        tokio::time::sleep(pause).await;
+        let started = std::time::Instant::now();
+        if let Err(err) = cassette.checkpoint() {
+            super::warn(&format!("could not save the cassette yet: {err}"));
+        }
+        pause = CHECKPOINT_EVERY.max(started.elapsed() * 10);
+    }
+}
+
+/// How often a recording is saved at most.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// The cassette `record` and `serve --upstream` write: the library's
 /// default redaction, a clean environment (the flags decide the mode, not

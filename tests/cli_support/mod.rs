@@ -73,6 +73,16 @@ impl Wiretape {
         self.child.id()
     }
 
+    /// Kills the process at once (SIGKILL: no chance to save anything), as
+    /// a crash or the OOM killer would, and waits for it to be gone.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("still running");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("a killed process is gone within 30 s")
+            .unwrap();
+    }
+
     /// Sends SIGTERM and waits (up to 30 s) for the process to exit.
     pub async fn stop(mut self) -> Stopped {
         let pid = self.child.id().expect("still running").to_string();

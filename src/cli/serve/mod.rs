@@ -173,7 +173,15 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(server) => server,
         Err(err) => return fail(&err),
     };
-    stop_signal().await;
+    match &served.recorder {
+        Some(recorder) => {
+            tokio::select! {
+                _ = stop_signal() => {}
+                _ = super::record::checkpoints(recorder) => {}
+            }
+        }
+        None => stop_signal().await,
+    }
     server.shutdown().await;
     let mut code = ExitCode::SUCCESS;
     match served.finish() {

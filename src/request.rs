@@ -170,7 +170,33 @@ impl fmt::Display for Request {
     /// `METHOD URL`, the form every error message and log line uses to name
     /// a request. A password in the URL shows as `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, shown_url(&self.url))
+        write_name(f, &self.method, &self.url)
+    }
+}
+
+fn write_name(f: &mut fmt::Formatter<'_>, method: &Method, url: &Url) -> fmt::Result {
+    write!(f, "{method} {}", shown_url(url))
+}
+
+/// A request's name, `METHOD URL` as [`Request`]'s `Display` writes it, kept
+/// unformatted: an engine holds one for errors that almost never happen, and
+/// formatting the name up front would cost more than the rest of a routed
+/// call.
+#[derive(Clone)]
+pub(crate) struct RequestName {
+    method: Method,
+    url: Url,
+}
+
+impl RequestName {
+    pub(crate) fn new(method: Method, url: Url) -> RequestName {
+        RequestName { method, url }
+    }
+}
+
+impl fmt::Display for RequestName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_name(f, &self.method, &self.url)
     }
 }
 
@@ -225,14 +251,22 @@ impl TryFrom<Request> for http::Request<Body> {
     /// Converts to an `http::Request` (the URL's fragment, which is never
     /// sent, is dropped).
     fn try_from(request: Request) -> Result<http::Request<Body>> {
-        let uri = url_to_uri(&request.url)?;
-        let mut out = http::Request::new(request.body);
-        *out.method_mut() = request.method;
+        request.into_http().map(|(request, _url)| request)
+    }
+}
+
+impl Request {
+    /// The `http::Request` to send, and the URL it was made from (which an
+    /// engine gives the response), without copying the URL.
+    pub(crate) fn into_http(self) -> Result<(http::Request<Body>, Url)> {
+        let uri = url_to_uri(&self.url)?;
+        let mut out = http::Request::new(self.body);
+        *out.method_mut() = self.method;
         *out.uri_mut() = uri;
-        *out.headers_mut() = request.headers;
-        *out.version_mut() = request.version;
-        *out.extensions_mut() = request.extensions;
-        Ok(out)
+        *out.headers_mut() = self.headers;
+        *out.version_mut() = self.version;
+        *out.extensions_mut() = self.extensions;
+        Ok((out, self.url))
     }
 }
 

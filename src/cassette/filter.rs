@@ -346,7 +346,7 @@ impl Filters {
                 let _ = url.set_username(&placeholder);
             }
         }
-        if url.query().is_some() {
+        if url.query().is_some() && self.touches_query(url) {
             let mut changed = false;
             let mut local = Seen::default();
             let pairs: Vec<(String, String)> = url
@@ -403,6 +403,19 @@ impl Filters {
                 *url = parsed;
             }
         }
+    }
+
+    /// Whether a filter may replace a query parameter of `url`: one named by
+    /// a query filter, or a credential key. Most URLs have none, and their
+    /// query is then left as it is, never copied into owned pairs.
+    fn touches_query(&self, url: &Url) -> bool {
+        url.query_pairs().any(|(key, _)| {
+            self.rules
+                .query
+                .iter()
+                .any(|(param, _)| param.as_str() == key)
+                || self.hides_key(&key)
+        })
     }
 
     /// The body with regex matches, JSON-path values, credential keys' values,

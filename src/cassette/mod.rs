@@ -559,8 +559,7 @@ impl<E: Engine> Engine for Cassette<E> {
             }
             // The body is needed whole to match it; requests are small.
             let body: Bytes = request.take_body().collect().await?;
-            let filters = Arc::new(record::request_filters(&request, &body, &shared.filters));
-            let live = record::live_parts(&request, &body, &filters);
+            let (filters, live) = record::filtered_request(&request, &body, &shared.filters);
             if shared.replaying {
                 let found = shared.lookup(&live, |_, interaction| {
                     replay::replay(

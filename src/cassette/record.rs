@@ -26,25 +26,27 @@ pub(crate) struct RecordOptions {
     pub(crate) decode_compressed: bool,
 }
 
-/// The filters for one request: the cassette's, plus the credentials this
-/// request carries (see [`Filters::for_request`]).
-pub(crate) fn request_filters(request: &Request, body: &Bytes, filters: &Filters) -> Filters {
-    filters.for_request(request.url(), &Headers::from_map(request.headers()), body)
-}
-
-/// The live request (whose body has been read into `body`) after its
-/// [`request_filters`]: what matching compares and what the cassette keeps.
-pub(crate) fn live_parts(request: &Request, body: &Bytes, filters: &Filters) -> RequestParts {
+/// The filters for one request (the cassette's, plus the credentials this
+/// request carries: see [`Filters::for_request`]), and the live request
+/// (whose body has been read into `body`) after them: what matching compares
+/// and what the cassette keeps. The headers are converted once, for both.
+pub(crate) fn filtered_request(
+    request: &Request,
+    body: &Bytes,
+    filters: &Filters,
+) -> (Arc<Filters>, RequestParts) {
+    let mut headers = Headers::from_map(request.headers());
+    let filters = Arc::new(filters.for_request(request.url(), &headers, body));
     let mut url = request.url().clone();
     url.set_fragment(None);
     filters.url(&mut url);
-    let mut headers = Headers::from_map(request.headers());
     filters.headers(&mut headers);
     let body = filters
         .body(body)
         .map(Bytes::from)
         .unwrap_or_else(|| body.clone());
-    RequestParts::new(request.method().as_str(), url, headers, body)
+    let live = RequestParts::new(request.method().as_str(), url, headers, body);
+    (filters, live)
 }
 
 /// The failure as a cassette stores it, with secrets in its message hidden.

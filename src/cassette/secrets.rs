@@ -88,32 +88,47 @@ pub fn is_credential_header(name: &str) -> bool {
 /// assert!(!is_credential_key("page"));
 /// ```
 pub fn is_credential_key(name: &str) -> bool {
-    let key: String = name
-        .chars()
-        .filter(|c| *c != '_' && *c != '-' && *c != '.')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    matches!(
-        key.as_str(),
-        "password"
-            | "passwd"
-            | "pwd"
-            | "pass"
-            | "secret"
-            | "apikey"
-            | "apisecret"
-            | "token"
-            | "privatekey"
-            | "sessionid"
-            | "clientassertion"
-            | "assertion"
-            | "xamzsignature"
-            | "xamzcredential"
-            | "sig"
-            | "signature"
-    ) || ["token", "secret", "password", "apikey", "passphrase"]
-        .iter()
-        .any(|suffix| key.ends_with(suffix))
+    const NAMES: [&str; 16] = [
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "secret",
+        "apikey",
+        "apisecret",
+        "token",
+        "privatekey",
+        "sessionid",
+        "clientassertion",
+        "assertion",
+        "xamzsignature",
+        "xamzcredential",
+        "sig",
+        "signature",
+    ];
+    const SUFFIXES: [&str; 5] = ["token", "secret", "password", "apikey", "passphrase"];
+    // The key lower-cased without `_`, `-` and `.`; only its last 16 bytes
+    // can matter (no name above is longer), so they are gathered from the
+    // end on the stack: every query parameter and JSON key of every
+    // recorded or replayed request is asked about, and none allocates.
+    let mut buffer = [0u8; 16];
+    let (mut kept, mut length) = (0, 0);
+    for byte in name
+        .bytes()
+        .rev()
+        .filter(|b| !matches!(b, b'_' | b'-' | b'.'))
+    {
+        if kept < buffer.len() {
+            buffer[buffer.len() - 1 - kept] = byte.to_ascii_lowercase();
+            kept += 1;
+        }
+        length += 1;
+    }
+    let tail = &buffer[buffer.len() - kept..];
+    (length == kept && NAMES.iter().any(|known| known.as_bytes() == tail))
+        || SUFFIXES
+            .iter()
+            .any(|suffix| tail.ends_with(suffix.as_bytes()))
 }
 
 /// Whether `text` is shaped like a JSON Web Token (three base64url parts,
@@ -285,6 +300,33 @@ pub(crate) fn looks_like_form(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_keys_are_found_whatever_their_length_case_and_separators() {
+        for key in [
+            "password",
+            "PASS_WD",
+            "client.assertion",
+            "X-Amz-Signature",
+            "a_rather_long_prefix_then_access_token",
+            "ThisIsAVeryLongPassphrase",
+            "sig",
+        ] {
+            assert!(is_credential_key(key), "{key}");
+        }
+        for key in [
+            "page",
+            "passes",
+            "not_a_client_assertion",
+            "signatures",
+            "tokens",
+            "",
+            "ключ_token_x",
+        ] {
+            assert!(!is_credential_key(key), "{key}");
+        }
+        assert!(is_credential_key("ключ_token"));
+    }
 
     #[test]
     fn two_values_under_one_name_get_numbered_placeholders() {

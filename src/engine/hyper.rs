@@ -24,7 +24,7 @@ use super::proxy::{Proxies, ProxyConnector, with_port};
 use super::{BoxFuture, Capabilities, Engine};
 use crate::body::from_http_body;
 use crate::plugins::ConnectTimeout;
-use crate::request::url_to_uri;
+use crate::request::{RequestName, url_to_uri};
 use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
 use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
 
@@ -74,7 +74,7 @@ pub struct HyperEngine {
 struct Settings {
     connect_timeout: Option<Duration>,
     nodelay: bool,
-    proxies: Proxies,
+    proxies: Arc<Proxies>,
     /// The TCP connector under TLS, for WebSocket tunnels through a proxy.
     http: HttpConnector,
 }
@@ -270,10 +270,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 impl Engine for HyperEngine {
     fn execute(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
         Box::pin(async move {
-            let name = request.to_string();
-            let url = request.url().clone();
             let connect_limit = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
-            let mut request: http::Request<crate::Body> = request.try_into()?;
+            let (mut request, url) = request.into_http()?;
+            // Formatted only when an error names the request.
+            let name = RequestName::new(request.method().clone(), url.clone());
             // Only here, below every plugin and recorder: the proxy's
             // credentials never reach a log or a cassette.
             let route = self.settings.proxies.forwarding(request.uri());
@@ -287,9 +287,11 @@ impl Engine for HyperEngine {
                 Some(limit) => CONNECT_LIMIT.scope(limit, exchange).await,
                 None => exchange.await,
             }
-            .map_err(|err| classify(&err, &name, err.is_connect()))?;
+            .map_err(|err| classify(&err, &name.to_string(), err.is_connect()))?;
             let (parts, incoming) = response.into_parts();
-            let body = from_http_body(incoming, move |err| classify(&err, &name, false));
+            let body = from_http_body(incoming, move |err| {
+                classify(&err, &name.to_string(), false)
+            });
             Ok(Response::from(http::Response::from_parts(parts, body)).with_url(url))
         })
     }
@@ -481,7 +483,7 @@ impl HyperEngineBuilder {
         http.enforce_http(false);
         http.set_nodelay(self.nodelay);
         http.set_connect_timeout(self.connect_timeout);
-        let proxies = self.proxies.unwrap_or_else(Proxies::from_env);
+        let proxies = Arc::new(self.proxies.unwrap_or_else(Proxies::from_env));
         let proxied = ProxyConnector {
             http: http.clone(),
             proxies: proxies.clone(),
@@ -579,8 +581,9 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
 struct CappedConnector<C> {
     inner: C,
     /// To mark a connection to a forwarding HTTP proxy as proxied, so hyper
-    /// writes absolute-form request targets on it.
-    proxies: Proxies,
+    /// writes absolute-form request targets on it. Shared: hyper-util clones
+    /// the connector for every request, pooled or not.
+    proxies: Arc<Proxies>,
     cap: Option<usize>,
     per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }

@@ -479,7 +479,8 @@ fn is_loopback(host: &str) -> bool {
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
     pub(crate) http: HttpConnector,
-    pub(crate) proxies: Proxies,
+    /// Shared: hyper-util clones the connector for every request.
+    pub(crate) proxies: Arc<Proxies>,
 }
 
 impl tower_service::Service<Uri> for ProxyConnector {

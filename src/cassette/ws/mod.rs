@@ -33,7 +33,7 @@ use super::format::{
     Headers, Interaction, RecordedResponse, WsEvent, WsFrameKind, decode_base64, exact_json,
     text_form,
 };
-use super::record::{live_parts, recorded_error};
+use super::record::{filtered_request, recorded_error};
 use super::{Abandoned, Outcome, Shared, Slot};
 use crate::engine::Engine;
 use crate::ws::{CloseFrame, Frame, WsConnection};
@@ -382,12 +382,7 @@ pub(super) async fn open<E: Engine>(
 ) -> Result<WsConnection> {
     // The handshake's credentials are hidden in its frames too (an echoed
     // token), and replay restores them from the replaying handshake.
-    let filters = Arc::new(super::record::request_filters(
-        &request,
-        &Bytes::new(),
-        &shared.filters,
-    ));
-    let live = live_parts(&request, &Bytes::new(), &filters);
+    let (filters, live) = filtered_request(&request, &Bytes::new(), &shared.filters);
     let name = request.to_string();
     if shared.replaying {
         let found = shared

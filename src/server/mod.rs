@@ -27,6 +27,7 @@
 //! saying what was wrong.
 
 mod limits;
+mod target;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,9 +46,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::task::TaskTracker;
-use url::Url;
 
 use self::limits::{BodyFault, ClientBody, Limits, Slots};
+use self::target::Targets;
 use crate::body::from_http_body;
 use crate::engine::Engine;
 use crate::fault::wire::{WireControl, WireIo};
@@ -361,9 +362,14 @@ async fn accept_loop(
             let started = first_request.clone();
             // Faults reach the raw socket through the wrapper's control.
             let service = move |wire: WireControl| {
+                let connection = Arc::new(Connection {
+                    targets: Targets::new(shared.secure, shared.local_addr),
+                    shared,
+                    wire,
+                });
                 service_fn(move |request| {
                     started.notify_one();
-                    handle(shared.clone(), wire.clone(), request)
+                    handle(connection.clone(), request)
                 })
             };
             let serving = async move {
@@ -408,15 +414,22 @@ async fn accept_loop(
     open.shutdown().await;
 }
 
-async fn handle(
+/// What the requests of one connection share.
+struct Connection {
     shared: Arc<Shared>,
+    /// Faults reach the raw socket through it.
     wire: WireControl,
+    targets: Targets,
+}
+
+async fn handle(
+    connection: Arc<Connection>,
     mut incoming: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>> {
     let websocket = is_websocket_upgrade(&incoming);
     // A target no URL can be made of (a Host header with a space, say) is
     // the client's mistake: a 400 that says so, not a dropped connection.
-    let url = match request_url(&incoming, &shared, websocket) {
+    let url = match connection.targets.url(&incoming, websocket) {
         Ok(url) => url,
         Err(err) => return error_response(err),
     };
@@ -426,10 +439,11 @@ async fn handle(
     let mut request = Request::new(parts.method, url);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
-    request.extensions_mut().insert(wire);
+    request.extensions_mut().insert(connection.wire.clone());
+    let shared = &connection.shared;
 
     if let Some(on_upgrade) = on_upgrade {
-        return upgrade(shared, request, on_upgrade).await;
+        return upgrade(shared.clone(), request, on_upgrade).await;
     }
 
     let head = request.method() == http::Method::HEAD;
@@ -470,45 +484,6 @@ fn client_fault(fault: Option<&(StatusCode, String)>) -> hyper::Response<Body> {
     // The rest of a broken body cannot be read: the connection ends here.
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
-}
-
-/// The absolute URL of an incoming request: its own authority (HTTP/2), else
-/// the `Host` header, else the bound address.
-fn request_url(
-    incoming: &hyper::Request<Incoming>,
-    shared: &Shared,
-    websocket: bool,
-) -> Result<Url> {
-    let scheme = match (websocket, shared.secure) {
-        (false, false) => "http",
-        (false, true) => "https",
-        (true, false) => "ws",
-        (true, true) => "wss",
-    };
-    let uri = incoming.uri();
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            incoming
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| shared.local_addr.to_string());
-    // Only an authority: a Host of `api.test/admin?` must not move the path.
-    if host.parse::<http::uri::Authority>().is_err() {
-        return Err(Error::invalid(format!(
-            "the Host header {host:?} of request target {uri} is not a host and port"
-        )));
-    }
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    Url::parse(&format!("{scheme}://{host}{path}")).map_err(|err| {
-        Error::invalid(format!(
-            "cannot make a URL of request target {uri} with host {host:?}: {err}"
-        ))
-    })
 }
 
 fn is_websocket_upgrade<B>(request: &hyper::Request<B>) -> bool {

@@ -726,6 +726,15 @@ impl Error {
         }
     }
 
+    /// A WebSocket upgrade that `response` refused (any status but `101`):
+    /// an [`Error::Status`], so that the caller reads the status, headers and
+    /// body (`WWW-Authenticate` on a `401`) the same way from every engine,
+    /// a route's [`Socket::refuse`](crate::mock::socket::Socket::refuse), a
+    /// tape and a real server alike, and `serve` sends it on as it is.
+    pub(crate) fn refused_upgrade(request: impl Into<String>, response: Response) -> Error {
+        Error::Status(Box::new(StatusError::new(request.into(), response)))
+    }
+
     /// The error's message without the request prefix: what the layer below
     /// said. Cassettes store this next to the kind.
     pub fn message(&self) -> String {

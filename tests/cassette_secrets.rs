@@ -24,6 +24,7 @@ const SECRETS: &[&str] = &[
     "JSON-refresh-7a8b9c",     // {"refresh_token": …}
     "JSON-secret-0d1e2f",      // {"client_secret": …}
     "JSON-password-3a4b",      // {"password": …}
+    "90817263",                // {"pin_secret": 90817263}, a number
     "FORM-password-5c6d",      // password=…
     "FORM-client-secret-7e8f", // client_secret=…
     JWT,                       // a JWT in a body
@@ -84,7 +85,7 @@ async fn every_placement(client: &Client) -> Vec<String> {
             "access_token": "JSON-access-4d5e6f",
             "refresh_token": "JSON-refresh-7a8b9c",
             "client_secret": "JSON-secret-0d1e2f",
-            "user": {"name": "Ada", "password": "JSON-password-3a4b"},
+            "user": {"name": "Ada", "password": "JSON-password-3a4b", "pin_secret": 90817263},
         }))
         .send()
         .await

@@ -444,8 +444,11 @@ async fn a_refused_handshake_is_an_interaction_and_sessions_replay_in_order() {
     let player = player(&path);
     let client = client_of(player.clone());
     let err = client.websocket("ws://chat.test/").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket);
-    assert!(err.to_string().contains("401"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Status);
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(401)
+    );
     for expected in ["first", "second"] {
         let mut socket = client.websocket("ws://chat.test/").await.unwrap();
         assert_eq!(socket.recv_text().await.unwrap().as_deref(), Some(expected));
@@ -455,6 +458,38 @@ async fn a_refused_handshake_is_an_interaction_and_sessions_replay_in_order() {
     assert!(miss.to_string().contains("already replayed"), "{miss}");
     let report = player.finish().unwrap();
     assert_eq!(report.unused, vec!["#3 GET ws://chat.test/unused"]);
+}
+
+#[tokio::test]
+async fn a_refusal_recorded_from_a_real_server_replays_with_its_headers() {
+    use wiretape::mock::socket::Socket;
+    use wiretape::mock::{Route, Router, matchers::path};
+    let router = Router::new().without_drop_verification();
+    router.mock(Route::given(path("/private")).websocket(Socket::refuse(401)));
+    let server = wiretape::server::serve(router, "127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = server.ws_url("/private");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refusal.yaml");
+    let recording = recorder(&path, wiretape::engine::HyperEngine::default());
+    let live = client_of(recording.clone())
+        .websocket(&url)
+        .await
+        .unwrap_err();
+    recording.finish().unwrap();
+    server.shutdown().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("status: 401"), "{text}");
+
+    let replayed = client_of(player(&path)).websocket(&url).await.unwrap_err();
+    let (live, replayed) = (
+        live.status_response().unwrap(),
+        replayed.status_response().unwrap(),
+    );
+    assert_eq!(replayed.status(), live.status());
+    assert_eq!(replayed.body().as_bytes(), live.body().as_bytes());
+    assert!(!live.body().as_bytes().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -163,7 +163,11 @@ async fn a_refused_handshake_names_the_status() {
         .websocket(server.ws_url("/chat"))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket);
+    assert_eq!(err.kind(), ErrorKind::Status);
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(502)
+    );
     assert!(err.to_string().contains("502"), "{err}");
     assert!(err.to_string().contains("/chat"), "{err}");
 }

@@ -83,8 +83,14 @@ async fn a_server_that_accepts_none_of_the_offered_subprotocols_fails_the_handsh
     let (_server, url) = start_ws_server(&python);
     let config = WsConfig::default().subprotocols(&["mqtt"]);
     let err = bounded(client(config).websocket(&url)).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
-    support::assert_mentions(&err.to_string(), &[&url]);
+    // The server refuses the upgrade with a 400 saying why: a status error
+    // whose message carries the server's words.
+    assert_eq!(err.kind(), ErrorKind::Status, "{err}");
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(400)
+    );
+    support::assert_mentions(&err.to_string(), &[&url, "subprotocol"]);
 }
 
 #[tokio::test]

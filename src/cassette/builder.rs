@@ -78,7 +78,8 @@ impl CassetteBuilder {
     /// even if its name says it holds a credential (see
     /// [`is_credential_key`](super::is_credential_key)): by default
     /// `?access_token=…` and `{"password": …}` are written as
-    /// `<ACCESS_TOKEN>` and `<PASSWORD>`.
+    /// `<ACCESS_TOKEN>` and `<PASSWORD>` (a number under such a key too, as
+    /// that string).
     pub fn keep_key(mut self, name: &str) -> Self {
         self.filters.keep_key(name);
         self

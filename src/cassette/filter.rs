@@ -670,7 +670,18 @@ fn parse_json(text: &str) -> Option<serde_json::Value> {
     serde_json::from_str(text).ok()
 }
 
-/// The `(key, string value)` pairs under the keys `hides` picks.
+/// The secret a credential key's JSON value holds: a string, or a number
+/// (`{"pin_secret": 4711}`), written as its digits.
+fn secret_of(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The `(key, value)` pairs under the keys `hides` picks, numbers as their
+/// digits.
 fn collect_named(
     json: &serde_json::Value,
     hides: &dyn Fn(&str) -> bool,
@@ -679,11 +690,9 @@ fn collect_named(
     match json {
         serde_json::Value::Object(map) => {
             for (key, value) in map {
-                match value {
-                    serde_json::Value::String(s) if hides(key) => {
-                        out.push((key.clone(), s.clone()))
-                    }
-                    other => collect_named(other, hides, out),
+                match hides(key).then(|| secret_of(value)).flatten() {
+                    Some(secret) => out.push((key.clone(), secret)),
+                    None => collect_named(value, hides, out),
                 }
             }
         }
@@ -692,8 +701,8 @@ fn collect_named(
     }
 }
 
-/// Replaces the string values under the keys `hides` picks by what
-/// `placeholder` gives for them.
+/// Replaces the values under the keys `hides` picks by what `placeholder`
+/// gives for them: a number becomes the placeholder string.
 fn replace_named(
     json: &mut serde_json::Value,
     hides: &dyn Fn(&str) -> bool,
@@ -702,13 +711,13 @@ fn replace_named(
     match json {
         serde_json::Value::Object(map) => {
             for (key, value) in map.iter_mut() {
-                match value {
-                    serde_json::Value::String(s) if hides(key) => {
-                        if let Some(p) = placeholder(s) {
-                            *s = p;
+                match hides(key).then(|| secret_of(value)).flatten() {
+                    Some(secret) => {
+                        if let Some(p) = placeholder(&secret) {
+                            *value = serde_json::Value::String(p);
                         }
                     }
-                    other => replace_named(other, hides, placeholder),
+                    None => replace_named(value, hides, placeholder),
                 }
             }
         }

@@ -46,8 +46,10 @@
 //! the client saw 1006), `{at_ms, error: {kind, message}}` (a reset or another
 //! failure mid-session) or `{at_ms, end: cut_off}` (still open when the
 //! recording stopped). A refused handshake (401, 403, 404 …) is an interaction
-//! with an `error` of kind `websocket`, as the client saw it. These fields are
-//! additions to version 1: older files read unchanged.
+//! whose `response` is the refusal (status, headers, body) and that has no
+//! `websocket` events; it replays as the same [`Error::Status`](crate::Error::Status)
+//! the client saw. These fields are additions to version 1: older files read
+//! unchanged.
 
 use std::fmt;
 

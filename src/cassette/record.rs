@@ -105,6 +105,29 @@ pub(crate) fn tee_response(
     head.with_body(Body::from_chunk_stream(Box::pin(tee)))
 }
 
+/// The recording of a response whose body is already in memory: the
+/// answer that refused a WebSocket upgrade, recorded as an answer so that
+/// replay refuses with the same status, headers and body.
+pub(crate) fn record_buffered(
+    response: &Response,
+    started: Instant,
+    filters: Arc<Filters>,
+    options: RecordOptions,
+) -> RecordedResponse {
+    let recording = Recording {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        latency_ms: millis(Instant::now() - started),
+        filters,
+        options,
+    };
+    let pieces = match response.body().as_bytes() {
+        Some(bytes) if !bytes.is_empty() => vec![(0, Ok(bytes.clone()))],
+        _ => Vec::new(),
+    };
+    recording.finish(pieces)
+}
+
 struct Recording {
     status: u16,
     headers: HeaderMap,

@@ -35,7 +35,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   retry policies and recorders tell them apart.
 /// - `websocket` performs a WebSocket handshake and returns the connection.
 ///   Engines that cannot (see [`Capabilities::websocket`]) return an
-///   [`Error::WebSocket`](crate::Error::WebSocket) that says so.
+///   [`Error::WebSocket`](crate::Error::WebSocket) that says so. A handshake
+///   the server answers with another status than `101` is an
+///   [`Error::Status`](crate::Error::Status) holding that answer, from every
+///   engine alike.
 /// - An engine never waits on the wall clock: all waiting goes through
 ///   `tokio::time`, so tests under `#[tokio::test(start_paused = true)]` run
 ///   long delays instantly and deterministically.

@@ -72,7 +72,7 @@ impl Call {
 
 /// The message of an injected error: what happened, who asked for it and
 /// how to reproduce it.
-fn says(hit: &Hit, call: &Call, what: &str) -> String {
+pub(super) fn says(hit: &Hit, call: &Call, what: &str) -> String {
     let by = call
         .by
         .as_deref()

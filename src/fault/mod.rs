@@ -59,7 +59,7 @@
 //! | `status` | no | the status, `Retry-After` | same | same |
 //! | `dribble` | yes | body in n chunks over the duration | same | same (slowly) |
 //! | `bandwidth` | yes | body at n bytes/s | same | same (slowly) |
-//! | `ws_refuse` | no | `websocket` (403 instead of 101) | `502` instead of 101 | `websocket` |
+//! | `ws_refuse` | no | `status` (a `403` instead of `101`) | `403` instead of `101` | `status` (the `403`) |
 //! | `ws_drop` n | yes | n frames, then the stream ends (1006) | same | same |
 //! | `ws_close` | yes | frames, then a close frame with the code | same | same |
 //! | `ws_delay`, `ws_drop_frames` | yes | server frames late, or every n-th lost | same | same |

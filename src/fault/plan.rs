@@ -259,6 +259,32 @@ impl FaultPlan {
         lock(&self.inner.state).rule.problem()
     }
 
+    /// Puts the plan (and every clone) back where it started: no calls
+    /// seen, sequences at their first step, the random generator at its
+    /// seed, the journal empty. [`Router::reset`](crate::mock::Router::reset)
+    /// rewinds the router's plan, so a test that resets between cases gets
+    /// the same schedule each time.
+    ///
+    /// ```
+    /// use wiretape::fault::{Fault, FaultPlan};
+    /// use wiretape::{Method, Request};
+    ///
+    /// let plan = FaultPlan::first(1, Fault::Reset);
+    /// let request = Request::new(Method::GET, "http://api.test/".parse().unwrap());
+    /// assert!(plan.decide(&request).is_some());
+    /// assert!(plan.decide(&request).is_none());
+    /// plan.rewind();
+    /// assert!(plan.decide(&request).is_some());
+    /// assert_eq!(plan.journal().calls, 1);
+    /// ```
+    pub fn rewind(&self) {
+        let mut state = lock(&self.inner.state);
+        state.rule.rewind();
+        state.rng = StdRng::seed_from_u64(self.inner.seed);
+        state.calls = 0;
+        state.journal.clear();
+    }
+
     /// Counts one call and says which fault, if any, hits it. No allocation
     /// unless a fault fires.
     pub fn decide(&self, request: &Request) -> Option<Hit> {
@@ -346,6 +372,16 @@ fn draw(fault: Fault, rng: &mut StdRng) -> Fault {
 }
 
 impl Rule {
+    fn rewind(&mut self) {
+        match self {
+            Rule::Sequence { at, .. } => *at = 0,
+            Rule::First { seen, .. } | Rule::Every { seen, .. } => *seen = 0,
+            Rule::When { rule, .. } => rule.rewind(),
+            Rule::Any(rules) => rules.iter_mut().for_each(Rule::rewind),
+            Rule::Always(_) | Rule::Chance { .. } => {}
+        }
+    }
+
     fn decide(&mut self, request: &Request, rng: &mut StdRng) -> Option<Fault> {
         match self {
             Rule::Always(fault) => Some(fault.clone()),

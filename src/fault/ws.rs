@@ -26,12 +26,15 @@ where
         })
         .await?;
         if answer.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            return Err(refusal(&name, answer.status()));
+            return Err(Error::refused_upgrade(name, answer));
         }
         return connect.await;
     }
     if hit.fault == Fault::WsRefuse {
-        return Err(refusal(&name, http::StatusCode::FORBIDDEN));
+        // The body says who refused, as every injected error does.
+        let why = act::says(&hit, &call, "WebSocket upgrade refused");
+        let answer = Response::new(http::StatusCode::FORBIDDEN).with_body(why);
+        return Err(Error::refused_upgrade(name, answer));
     }
     let (response, sink, stream) = connect.await?.into_parts();
     let stream = match hit.fault {
@@ -69,12 +72,4 @@ where
         _ => stream,
     };
     Ok(WsConnection::new(response, sink, stream))
-}
-
-/// What the real engine reports when the server does not switch protocols.
-fn refusal(name: &str, status: http::StatusCode) -> Error {
-    Error::websocket(
-        name,
-        format!("the server answered {status} instead of 101 Switching Protocols"),
-    )
 }

@@ -642,12 +642,16 @@ async fn upgrade(
         .collect();
     let connection = match shared.engine.websocket(request).await {
         Ok(connection) => connection,
-        // A refused upgrade (a route's `refuse`) is that status on the wire.
-        Err(err) if err.status_response().is_some() => {
-            let status = err.status_response().map(Response::status);
-            let mut response = hyper::Response::new(Body::from(format!("{err}\n")));
-            *response.status_mut() = status.unwrap_or(StatusCode::FORBIDDEN);
-            return Ok(response);
+        // A refused upgrade (a route's `refuse`, a tape's recorded refusal,
+        // a `ws_refuse` fault) is that answer on the wire; one without a
+        // body says why in the body.
+        Err(Error::Status(refusal)) => {
+            let text = refusal.to_string();
+            let mut response = refusal.into_response();
+            if response.body().len() == Some(0) {
+                *response.body_mut() = Body::from(format!("{text}\n"));
+            }
+            return Ok(to_wire(response, http::Version::HTTP_11, false));
         }
         Err(err) => return error_response(err),
     };

@@ -65,13 +65,12 @@ pub(crate) fn map_error(error: TsError, name: &str) -> Option<Error> {
             message: tls.to_string(),
         }),
         TsError::Capacity(capacity) => Some(Error::websocket(name, format!("{capacity}"))),
-        TsError::Http(response) => Some(Error::websocket(
-            name,
-            format!(
-                "the server answered {} instead of 101 Switching Protocols",
-                response.status()
-            ),
-        )),
+        TsError::Http(response) => {
+            let (head, body) = response.into_parts();
+            let body = crate::Body::from(body.unwrap_or_default());
+            let response = crate::Response::from(http::Response::from_parts(head, body));
+            Some(Error::refused_upgrade(name, response))
+        }
         other => Some(Error::websocket(name, other.to_string())),
     }
 }

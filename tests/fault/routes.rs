@@ -63,6 +63,30 @@ async fn a_router_plan_sees_every_request_even_misses() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_reset_router_starts_its_plan_again() {
+    let plan = FaultPlan::sequence([Fault::Reset, Fault::Ok])
+        .or(FaultPlan::chance(0.5, Fault::status(503)))
+        .with_seed(7);
+    let router = Router::new()
+        .without_drop_verification()
+        .with_faults(plan.clone());
+    let client = client(router.clone());
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        router.mock(Route::given(path("/a")).respond_with(text("a")));
+        let mut run = Vec::new();
+        for _ in 0..8 {
+            run.push(outcome(client.get("http://api.test/a").send().await).await);
+        }
+        runs.push((run, plan.journal()));
+        router.reset();
+    }
+    assert_eq!(runs[0].0[0], Outcome::Failed(ErrorKind::ConnectionReset));
+    assert_eq!(runs[0], runs[1], "the same schedule after a reset");
+    assert_eq!(plan.journal().calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_old_failure_responders_are_faults() {
     let router = Router::new().without_drop_verification();
     router.mock(Route::given(path("/reset")).respond_with(reset()));

@@ -54,7 +54,11 @@ async fn a_close_fault_sends_its_code_and_a_refusal_fails_the_handshake() {
         .websocket("ws://api.test/chat")
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Status, "{err}");
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403)
+    );
     let err = client_for(Fault::Reset)
         .websocket("ws://api.test/chat")
         .await
@@ -100,6 +104,25 @@ async fn a_served_websocket_drop_reaches_a_real_client_as_1006() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_served_refusal_reaches_a_real_client_as_its_status() {
+    let server = server::serve(
+        Faulty::new(wiretape::mock::echo(), Fault::WsRefuse),
+        "127.0.0.1:0",
+    )
+    .await
+    .unwrap();
+    let real = client(wiretape::engine::HyperEngine::default());
+    let err = real.websocket(server.ws_url("/chat")).await.unwrap_err();
+    let refusal = err.status_response().expect("a status error");
+    assert_eq!(refusal.status().as_u16(), 403, "{err}");
+    let body = String::from_utf8_lossy(refusal.body().as_bytes().unwrap()).into_owned();
+    // The body says which fault refused it and the seed that reproduces it.
+    assert!(body.contains("\"ws_refuse\""), "{body}");
+    assert!(body.contains("WIRETAPE_SEED="), "{body}");
+    server.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_router_plan_acts_on_websocket_handshakes_too() {
     let router = wiretape::mock::Router::new()
@@ -111,10 +134,69 @@ async fn a_router_plan_acts_on_websocket_handshakes_too() {
         ]));
     let client = client(router);
     let err = client.websocket("ws://api.test/chat").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WebSocket, "{err}");
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{err}"
+    );
     let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
     assert_eq!(
         echoes(&mut ws, &["lost"]).await,
         (vec![], Some(CloseFrame::ABNORMAL))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_route_fault_acts_on_its_handshakes_and_frames() {
+    use wiretape::fault::FaultPlan;
+    use wiretape::mock::{Route, Router, matchers::path, socket::Socket};
+    let router = Router::new().without_drop_verification();
+    router.mock(
+        Route::given(path("/chat"))
+            .websocket(Socket::new().echo())
+            .fault(FaultPlan::sequence([Fault::WsRefuse, Fault::WsDrop(1)]))
+            .named("chat"),
+    );
+    let client = client(router.clone());
+    let err = client.websocket("ws://api.test/chat").await.unwrap_err();
+    assert_eq!(
+        err.status_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "{err}"
+    );
+    assert!(err.to_string().contains("route \"chat\""), "{err}");
+    let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
+    assert_eq!(
+        echoes(&mut ws, &["one", "two"]).await,
+        (vec!["one".to_owned()], Some(CloseFrame::ABNORMAL))
+    );
+    let mut ws = client.websocket("ws://api.test/chat").await.unwrap();
+    assert_eq!(echoes(&mut ws, &["three"]).await.0, ["three"]);
+    // Both handshakes reached the route; only the two let through opened.
+    assert_eq!(router.journal().len(), 3);
+    assert_eq!(router.sockets().len(), 2);
+}
+
+#[test]
+fn a_route_file_puts_faults_on_a_websocket_route() {
+    let router = wiretape::mock::Router::new().without_drop_verification();
+    router
+        .load_yaml_str(
+            "routes:\n  - request: {path: /chat}\n    websocket: {echo: true}\n    faults: {sequence: [ws_refuse]}\n",
+            std::path::Path::new("routes.yaml"),
+        )
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = client(router.clone());
+        let err = client.websocket("ws://api.test/chat").await.unwrap_err();
+        assert_eq!(
+            err.status_response().map(|r| r.status().as_u16()),
+            Some(403)
+        );
+        assert!(client.websocket("ws://api.test/chat").await.is_ok());
+    });
 }

@@ -419,7 +419,16 @@ pub(super) async fn open<E: Engine>(
     drop(abandoned);
     match outcome {
         Err(error) => {
-            shared.complete(slot, Outcome::Error(recorded_error(&error, &filters)));
+            let outcome = match error.status_response() {
+                Some(refusal) => Outcome::Response(super::record::record_buffered(
+                    refusal,
+                    started,
+                    filters.clone(),
+                    shared.options.clone(),
+                )),
+                None => Outcome::Error(recorded_error(&error, &filters)),
+            };
+            shared.complete(slot, outcome);
             Err(error)
         }
         Ok(connection) => {
@@ -466,14 +475,7 @@ fn replayed(
         Err(error) => return Ok((head.delay, Err(error))),
     };
     if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        let refused = Error::websocket(
-            name,
-            format!(
-                "the server answered {} instead of 101 Switching Protocols",
-                response.status()
-            ),
-        );
-        return Ok((head.delay, Err(refused)));
+        return Ok((head.delay, Err(Error::refused_upgrade(name, response))));
     }
     let setting = replay::Setting {
         cassette: shared.path.clone(),

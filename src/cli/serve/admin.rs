@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /__wiretape/requests` | `200`, the journal as JSON |
 //! | `POST /__wiretape/verify` | `200` with the report, or `417` listing what was unmet |
-//! | `POST /__wiretape/reset` | `200`: journal, counts and scenarios cleared, runtime routes gone |
+//! | `POST /__wiretape/reset` | `200`: journal, counts and scenarios cleared, the fault plan rewound, runtime routes gone |
 //! | `POST /__wiretape/routes` | `201`: routes added (route-file YAML or JSON, one route or `routes: [...]`) |
 //! | `DELETE /__wiretape/routes/{name}` | `200`, or `404` when no route has that name |
 

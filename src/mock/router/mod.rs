@@ -354,12 +354,16 @@ impl Router {
         removed
     }
 
-    /// Removes every route, empties the journal and resets every scenario.
+    /// Removes every route, empties the journal, resets every scenario and
+    /// rewinds the router's fault plan ([`FaultPlan::rewind`]), which stays.
     pub fn reset(&self) {
         self.update(Vec::clear);
         lock(&self.shared.journal).clear();
         lock(&self.shared.sockets).clear();
         lock(&self.shared.scenarios).clear();
+        if let Some(plan) = read(&self.shared.faults) {
+            plan.rewind();
+        }
     }
 
     fn update(&self, change: impl FnOnce(&mut Vec<Arc<Entry>>)) {
@@ -779,10 +783,23 @@ impl Router {
             return Err(Error::NoRoute(Box::new(report)));
         };
         let socket = route.socket.clone().expect("found among WebSocket routes");
-        let opened = socket::open(&socket, route.id, &request);
-        if let Ok((_, journal)) = &opened {
-            lock(&self.shared.sockets).push(journal.clone());
-        }
+        // Opened only when the route's fault, if any, lets the handshake
+        // through (a refusal opens nothing the journal could show).
+        let connect = async {
+            let opened = socket::open(&socket, route.id, &request);
+            if let Ok((_, journal)) = &opened {
+                lock(&self.shared.sockets).push(journal.clone());
+            }
+            opened.map(|(connection, _)| connection)
+        };
+        let hit = route.faults.as_ref().and_then(|plan| plan.decide(&request));
+        let connection = match hit {
+            Some(hit) => {
+                let call = Call::of(&request).by(&route.label);
+                act_websocket(hit, call, connect).await
+            }
+            None => connect.await,
+        };
         self.record(
             request,
             Answer::Route {
@@ -790,7 +807,7 @@ impl Router {
                 label: route.label.clone(),
             },
         );
-        opened.map(|(connection, _)| connection)
+        connection
     }
 }
 

@@ -95,7 +95,9 @@ impl Route {
 
     /// Faults on this route's answers: a [`Fault`](crate::fault::Fault)
     /// every time, or a [`FaultPlan`] (`FaultPlan::sequence([Fault::Reset,
-    /// Fault::Ok])`). The fault acts on whatever the route answers.
+    /// Fault::Ok])`). The fault acts on whatever the route answers; on a
+    /// [`websocket`](Route::websocket) route, on its handshakes and frames
+    /// (`Fault::WsDrop(3)`, `Fault::WsRefuse`, `Fault::Reset` …).
     ///
     /// ```
     /// use wiretape::{fault::{Fault, FaultPlan}, mock::{Route, matchers::*, responders::*}};
@@ -266,6 +268,8 @@ pub(crate) struct Entry {
     pub(crate) problem: Option<String>,
     /// The WebSocket responder, for a route that answers handshakes.
     pub(crate) socket: Option<Arc<Socket>>,
+    /// A WebSocket route's fault plan (an HTTP route's is in its responder).
+    pub(crate) faults: Option<FaultPlan>,
     /// The path template, for captures.
     pub(crate) template: Option<Arc<PathTemplate>>,
     /// Method and path, when both are literal enough to index.
@@ -305,9 +309,12 @@ impl Entry {
             body,
             template,
             matchers: route.matchers,
+            // An HTTP route's faults act on its responder's answers; a
+            // WebSocket route's on its handshakes (`Router::open_socket`).
+            faults: route.faults.clone().filter(|_| route.socket.is_some()),
             responder: {
                 let responder = route.responder.unwrap_or_else(|| status(200));
-                match route.faults {
+                match route.faults.filter(|_| route.socket.is_none()) {
                     Some(plan) => responder.with_faults(plan),
                     None => responder,
                 }

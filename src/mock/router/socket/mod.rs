@@ -48,7 +48,6 @@ use serde::Serialize;
 use super::STARTED;
 use super::matchers::json_contains;
 use super::route::RouteId;
-use crate::error::StatusError;
 use crate::mock::lock;
 use crate::ws::{CloseFrame, Frame, WsConnection, WsPeer};
 use crate::{Error, Request, Response, Result};
@@ -382,7 +381,7 @@ pub(crate) fn open(
         let status = StatusCode::from_u16(status)
             .map_err(|_| Error::invalid(format!("{name}: invalid status {status}")))?;
         let response = Response::new(status).with_url(request.url().clone());
-        return Err(Error::Status(Box::new(StatusError::new(name, response))));
+        return Err(Error::refused_upgrade(name, response));
     }
     let (connection, peer) = WsConnection::in_memory(request);
     let (mut response, sink, stream) = connection.into_parts();

@@ -26,8 +26,24 @@
 //! on them in a fixed order; an engine answers them with [`Response`]s (or a
 //! [`ws::WsConnection`] for a WebSocket); every failure is an [`Error`] whose
 //! kind says what happened.
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `native-roots` | yes | trust the operating system's root certificates as well as webpki-roots |
+//! | `cli` | no | the `wiretape` command line (clap) |
+//! | `brotli` | no | `ContentEncoding` asks for and decodes `br`; without it a `br` body passes through undecoded, `Content-Encoding` kept (as in reqwest) |
+//! | `cookies` | no | the `Cookies` plugin and `CookieJar` (`ClientBuilder::cookies`) |
+//! | `digest-auth` | no | `Auth::digest` (MD5, SHA-256) |
+//! | `multipart` | no | the router's `multipart_part` and `multipart_file` matchers (building multipart bodies with `Form` needs no feature) |
+//! | `charset` | no | `Response::text` decodes the charset `Content-Type` names; without it text is UTF-8, invalid bytes becoming U+FFFD |
+//! | `proptest` | no | `fault::strategy`, fault plans for property tests |
+//!
+//! Items that need a feature say so in their documentation.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's examples compile as doctests, so the README stays true.
 #[cfg(doctest)]
@@ -36,6 +52,7 @@ struct ReadmeDoctests;
 
 mod body;
 pub mod cassette;
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 pub mod client;

@@ -223,10 +223,13 @@ impl Response {
         self.body.collect().await
     }
 
-    /// Reads the whole body as text, decoded with the charset named by
-    /// `Content-Type` (UTF-8 when none is named). Invalid sequences become
-    /// U+FFFD rather than an error, as browsers do.
+    /// Reads the whole body as text. With the `charset` feature it is decoded
+    /// with the charset named by `Content-Type` (UTF-8 when none is named);
+    /// without it, always as UTF-8, as reqwest does without its `charset`
+    /// feature. Invalid sequences become U+FFFD rather than an error, as
+    /// browsers do.
     pub async fn text(self) -> Result<String> {
+        #[cfg(feature = "charset")]
         let encoding = self
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -236,8 +239,11 @@ impl Response {
             .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
             .unwrap_or(encoding_rs::UTF_8);
         let bytes = self.body.collect().await?;
-        let (text, _, _) = encoding.decode(&bytes);
-        Ok(text.into_owned())
+        #[cfg(feature = "charset")]
+        let text = encoding.decode(&bytes).0.into_owned();
+        #[cfg(not(feature = "charset"))]
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(text)
     }
 
     /// Reads the whole body and parses it as JSON into `T`.

@@ -265,7 +265,13 @@ async fn text_decodes_the_declared_charset() {
     let latin1 = Response::new(StatusCode::OK)
         .with_header("content-type", "text/plain; charset=ISO-8859-1")
         .with_body(vec![0x63, 0x61, 0x66, 0xE9]);
-    assert_eq!(latin1.text().await.unwrap(), "café");
+    // Without the `charset` feature text is UTF-8, and the lone 0xE9 is invalid.
+    let expected = if cfg!(feature = "charset") {
+        "café"
+    } else {
+        "caf\u{FFFD}"
+    };
+    assert_eq!(latin1.text().await.unwrap(), expected);
     let utf8_default = Response::new(StatusCode::OK).with_body("café");
     assert_eq!(utf8_default.text().await.unwrap(), "café");
 }

@@ -279,6 +279,7 @@ async fn bearer_refresh_over_tls_through_the_real_engine() {
 /// A digest server for user `ada` with password `pw`: it checks answers by
 /// recomputing them (MD5, qop=auth), counts `nc`, and rotates its nonce
 /// after `uses_per_nonce` answers, saying `stale=true`.
+#[cfg(feature = "digest-auth")]
 fn digest_server(uses_per_nonce: usize) -> MockEngine {
     use md5::{Digest, Md5};
     let state = Arc::new(std::sync::Mutex::new((1usize, 0usize))); // (nonce number, answers)
@@ -332,6 +333,7 @@ fn digest_server(uses_per_nonce: usize) -> MockEngine {
     })
 }
 
+#[cfg(feature = "digest-auth")]
 #[tokio::test]
 async fn digest_answers_the_challenge_then_reuses_it_counting_up() {
     let engine = digest_server(100);
@@ -356,6 +358,7 @@ async fn digest_answers_the_challenge_then_reuses_it_counting_up() {
     assert_eq!(engine.request_history().len(), 3);
 }
 
+#[cfg(feature = "digest-auth")]
 #[tokio::test]
 async fn a_stale_digest_nonce_is_renewed_and_a_wrong_password_is_not_retried_forever() {
     let engine = digest_server(1);

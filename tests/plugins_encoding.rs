@@ -1,7 +1,9 @@
-//! ContentEncoding: gzip, deflate (zlib and raw), brotli, streamed; on the
-//! mock and through a real server.
+//! ContentEncoding: gzip, deflate (zlib and raw), brotli (the `brotli`
+//! feature), streamed; on the mock and through a real server.
 
-use async_compression::tokio::bufread::{BrotliEncoder, DeflateEncoder, GzipEncoder, ZlibEncoder};
+#[cfg(feature = "brotli")]
+use async_compression::tokio::bufread::BrotliEncoder;
+use async_compression::tokio::bufread::{DeflateEncoder, GzipEncoder, ZlibEncoder};
 use tokio::io::AsyncReadExt;
 use wiretape::engine::HyperEngine;
 use wiretape::mock::MockEngine;
@@ -20,6 +22,7 @@ async fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
         "gzip" => GzipEncoder::new(data).read_to_end(&mut out).await,
         "zlib" => ZlibEncoder::new(data).read_to_end(&mut out).await,
         "raw" => DeflateEncoder::new(data).read_to_end(&mut out).await,
+        #[cfg(feature = "brotli")]
         "br" => BrotliEncoder::new(data).read_to_end(&mut out).await,
         other => panic!("no encoder {other}"),
     }
@@ -67,14 +70,18 @@ async fn fetch(header: &'static str, body: Vec<u8>) -> (Response, Vec<u8>) {
     (head, bytes)
 }
 
+/// Every coding compiled in, as (`Content-Encoding`, encoder).
+const CODINGS: &[(&str, &str)] = &[
+    ("gzip", "gzip"),
+    ("deflate", "zlib"),
+    ("deflate", "raw"),
+    #[cfg(feature = "brotli")]
+    ("br", "br"),
+];
+
 #[tokio::test]
 async fn gzip_zlib_raw_deflate_and_brotli_decode_across_chunks() {
-    for (header, coding) in [
-        ("gzip", "gzip"),
-        ("deflate", "zlib"),
-        ("deflate", "raw"),
-        ("br", "br"),
-    ] {
+    for &(header, coding) in CODINGS {
         let (head, bytes) = fetch(header, encode(coding, &original()).await).await;
         assert_eq!(bytes, original(), "{coding}");
         assert!(head.headers().get("content-encoding").is_none(), "{coding}");
@@ -85,9 +92,37 @@ async fn gzip_zlib_raw_deflate_and_brotli_decode_across_chunks() {
 #[tokio::test]
 async fn stacked_codings_are_undone_in_reverse() {
     let inner = encode("gzip", &original()).await;
+    let outer = encode("zlib", &inner).await;
+    let (_, bytes) = fetch("gzip, deflate", outer).await;
+    assert_eq!(bytes, original());
+}
+
+#[cfg(feature = "brotli")]
+#[tokio::test]
+async fn brotli_stacks_on_gzip() {
+    let inner = encode("gzip", &original()).await;
     let outer = encode("br", &inner).await;
     let (_, bytes) = fetch("gzip, br", outer).await;
     assert_eq!(bytes, original());
+}
+
+/// Without the `brotli` feature, `br` is not asked for, and a `br` body
+/// that comes anyway passes through as it came (reqwest does the same).
+#[cfg(not(feature = "brotli"))]
+#[tokio::test]
+async fn without_the_brotli_feature_br_is_not_asked_for_and_passes_through() {
+    let engine = serving("br", b"brotli bytes".to_vec());
+    let response = decoding(engine.clone())
+        .get("http://api.test/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(response.bytes().await.unwrap(), "brotli bytes");
+    assert_eq!(
+        engine.request_history()[0].headers()["accept-encoding"],
+        "gzip, deflate"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +142,12 @@ async fn accept_encoding_is_sent_unless_the_request_chose_its_own() {
     assert_eq!(raw.headers()["content-encoding"], "gzip");
     assert_eq!(raw.bytes().await.unwrap(), gzipped);
     let history = engine.request_history();
-    assert_eq!(history[0].headers()["accept-encoding"], "gzip, deflate, br");
+    let asked = if cfg!(feature = "brotli") {
+        "gzip, deflate, br"
+    } else {
+        "gzip, deflate"
+    };
+    assert_eq!(history[0].headers()["accept-encoding"], asked);
     assert_eq!(history[1].headers()["accept-encoding"], "gzip");
 }
 
@@ -159,13 +199,21 @@ async fn head_and_no_content_responses_are_not_decoded() {
 
 #[tokio::test]
 async fn compressed_bodies_decode_through_the_real_engine() {
-    let gzipped = encode("gzip", &original()).await;
-    let brotli = encode("br", &original()).await;
+    let mut bodies = Vec::new();
+    for &(header, coding) in CODINGS {
+        bodies.push((
+            format!("/{coding}"),
+            header,
+            encode(coding, &original()).await,
+        ));
+    }
+    let served = bodies.clone();
     let engine = MockEngine::new(move |request: Request| {
-        let (header, body) = match request.url().path() {
-            "/gzip" => ("gzip", gzipped.clone()),
-            _ => ("br", brotli.clone()),
-        };
+        let (_, header, body) = served
+            .iter()
+            .find(|(path, _, _)| path == request.url().path())
+            .cloned()
+            .expect("a path per coding");
         async move { Ok(chunked(header, body)) }
     });
     let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
@@ -175,7 +223,7 @@ async fn compressed_bodies_decode_through_the_real_engine() {
         .build()
         .unwrap();
 
-    for path in ["/gzip", "/br"] {
+    for (path, _, _) in &bodies {
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.bytes().await.unwrap(), original(), "{path}");
     }
@@ -184,12 +232,7 @@ async fn compressed_bodies_decode_through_the_real_engine() {
 
 #[tokio::test]
 async fn a_truncated_body_is_an_error_not_a_short_read() {
-    for (header, coding) in [
-        ("gzip", "gzip"),
-        ("deflate", "zlib"),
-        ("deflate", "raw"),
-        ("br", "br"),
-    ] {
+    for &(header, coding) in CODINGS {
         let mut body = encode(coding, &original()).await;
         body.truncate(body.len() / 2);
         let response = decoding(serving(header, body))

@@ -173,6 +173,7 @@ thread_local! {
 
 /// Runs `import` (calls of this module's importers) without their default
 /// redaction: the explicit opt-out (`wiretape convert --no-redact`).
+#[cfg(feature = "cli")]
 pub(crate) fn unredacted<T>(import: impl FnOnce() -> T) -> T {
     struct Reset(bool);
     impl Drop for Reset {

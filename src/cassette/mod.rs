@@ -117,6 +117,7 @@ use self::matching::{MissContext, miss_report};
 use self::record::RecordOptions;
 use self::replay::{Index, Lookup};
 use self::store::file_error;
+#[cfg(feature = "cli")]
 pub(crate) use self::store::write_atomic;
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::ws::WsConnection;

@@ -180,6 +180,7 @@ pub(crate) fn update(path: &Path, merge: impl FnOnce(Option<Tape>) -> Result<Tap
 /// Writes `bytes` to `path` atomically, under the same lock and with the
 /// same care as [`save`]: for the command line's other formats (`convert`
 /// to HAR, `lint --fix`).
+#[cfg(feature = "cli")]
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = locked_dir(path)?;
     let _lock = CassetteLock::acquire(path, LOCK_WAIT)?;

@@ -12,9 +12,11 @@ use url::Url;
 pub use self::multipart::{Form, Part};
 pub use self::request_builder::RequestBuilder;
 use crate::engine::{Engine, HyperEngine};
+#[cfg(feature = "cookies")]
+use crate::plugins::Cookies;
 use crate::plugins::{
-    Auth, Cache, Chain, ContentEncoding, Cookies, DefaultRequest, Installed, Logging, Plugin,
-    Redirect, ResponseValidator, Retry, Timeouts,
+    Auth, Cache, Chain, ContentEncoding, DefaultRequest, Installed, Logging, Plugin, Redirect,
+    ResponseValidator, Retry, Timeouts,
 };
 use crate::ws::{WebSocket, WsConfig};
 use crate::{Error, Request, Response, Result};
@@ -323,7 +325,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Keeps cookies in a jar; see [`Cookies`].
+    /// Keeps cookies in a jar; see [`Cookies`]. Needs the `cookies` feature.
+    #[cfg(feature = "cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
     pub fn cookies(mut self, cookies: Cookies) -> ClientBuilder {
         self.plugins.cookies = Some(cookies);
         self

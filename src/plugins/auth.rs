@@ -8,6 +8,7 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use url::Url;
 
+#[cfg(feature = "digest-auth")]
 use super::digest::{self, DigestState};
 use super::{Next, Plugin};
 use crate::engine::BoxFuture;
@@ -42,7 +43,7 @@ tokio::task_local! {
 ///   endpoint that answers `401` fails the refresh instead of refreshing
 ///   again. (This holds for calls on the callback's own task; a call moved
 ///   to a spawned task is not recognised.)
-/// - **Digest** ([`Auth::digest`], RFC 7616): MD5, SHA-256 and their
+/// - **Digest** ([`Auth::digest`], RFC 7616, the `digest-auth` feature): MD5, SHA-256 and their
 ///   `-sess` forms with `qop=auth`. The first request goes bare; the `401`'s
 ///   challenge is answered and the request resent once. Later requests
 ///   answer the same challenge straight away (counting `nc` up) until the
@@ -90,6 +91,7 @@ pub struct Auth {
 enum Scheme {
     Basic(HeaderValue),
     Bearer(Arc<Bearer>),
+    #[cfg(feature = "digest-auth")]
     Digest(Arc<DigestState>),
 }
 
@@ -120,7 +122,8 @@ impl Auth {
         }
     }
 
-    /// HTTP digest authentication with `username` and `password`.
+    /// HTTP digest authentication with `username` and `password`. Needs the
+    /// `digest-auth` feature.
     ///
     /// ```
     /// use wiretape::{mock::{MockEngine, respond_ok}, plugins::Auth, Client, Response, StatusCode};
@@ -140,6 +143,8 @@ impl Auth {
     /// # Ok::<(), wiretape::Error>(())
     /// # }).unwrap();
     /// ```
+    #[cfg(feature = "digest-auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "digest-auth")))]
     pub fn digest(username: impl Into<String>, password: impl Into<String>) -> Auth {
         Auth {
             scheme: Scheme::Digest(Arc::new(DigestState::new(username.into(), password.into()))),
@@ -174,6 +179,7 @@ impl Auth {
         match self.scheme {
             Scheme::Basic(_) => "basic",
             Scheme::Bearer(_) => "bearer",
+            #[cfg(feature = "digest-auth")]
             Scheme::Digest(_) => "digest",
         }
     }
@@ -185,11 +191,13 @@ impl Auth {
     }
 
     /// The credentials to send now for `method` and `url`, and the token
-    /// generation they belong to.
+    /// generation they belong to. (Only Digest signs `method` and `url`.)
+    #[cfg_attr(not(feature = "digest-auth"), allow(unused_variables))]
     async fn current(&self, method: &Method, url: &Url) -> (Option<HeaderValue>, u64) {
         match &self.scheme {
             Scheme::Basic(value) => (Some(value.clone()), 0),
             Scheme::Bearer(bearer) => bearer.current().await,
+            #[cfg(feature = "digest-auth")]
             Scheme::Digest(digest) => (digest.authorization(method, &target(url)), 0),
         }
     }
@@ -216,6 +224,7 @@ impl Auth {
             return Ok(response);
         }
         let value = match (&self.scheme, sent) {
+            #[cfg(feature = "digest-auth")]
             (Scheme::Digest(digest), sent) => match digest::challenge(response.headers()) {
                 // A first challenge, or a renewed nonce: answer it once.
                 Some(challenge) if sent.is_none() || challenge.stale => {
@@ -461,6 +470,7 @@ pub(super) fn plugin(config: Auth) -> Arc<dyn Plugin> {
 }
 
 /// The request target of `url` (path and query), as Digest signs it.
+#[cfg(feature = "digest-auth")]
 fn target(url: &Url) -> String {
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),

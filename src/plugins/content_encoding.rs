@@ -4,12 +4,21 @@
 //! `ReaderStream`: the body is decoded chunk by chunk as the caller reads
 //! it, never buffered whole, and one crate covers gzip, zlib, raw deflate and
 //! brotli with the same streaming interface.
+//!
+//! Brotli is the `brotli` feature: its decoder is a large crate few test
+//! suites need. Without it, `br` is neither asked for nor decoded, as
+//! reqwest does without its `brotli` feature: a server that sends `br`
+//! anyway gets its body passed through untouched, `Content-Encoding: br`
+//! included, so the caller can see what arrived.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use async_compression::tokio::bufread::{BrotliDecoder, DeflateDecoder, GzipDecoder, ZlibDecoder};
+#[cfg(feature = "brotli")]
+use async_compression::tokio::bufread::BrotliDecoder;
+use async_compression::tokio::bufread::{DeflateDecoder, GzipDecoder, ZlibDecoder};
+
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, stream};
 use http::{HeaderValue, Method, StatusCode, header};
@@ -25,7 +34,8 @@ use crate::{Body, Error, Request, Response, Result};
 /// `ContentEncoding`, reqwest's `gzip`/`deflate`/`brotli`).
 ///
 /// - Requests get `Accept-Encoding` with the enabled codings
-///   (`gzip, deflate, br` by default). A request that sets its own
+///   (`gzip, deflate, br` by default with the `brotli` feature, `gzip, deflate`
+///   without it). A request that sets its own
 ///   `Accept-Encoding` is left alone and its response is not decoded: it
 ///   asked for the raw bytes.
 /// - Responses whose `Content-Encoding` lists only enabled codings are
@@ -34,6 +44,9 @@ use crate::{Body, Error, Request, Response, Result};
 ///   removed, since they described the encoded bytes. `deflate` is decoded
 ///   as zlib-wrapped, as the standard says, or as raw deflate when the body
 ///   does not start with a zlib header (as some servers send it).
+/// - A coding that is not enabled, or not compiled in (`br` without the
+///   `brotli` feature), is left alone: the body and its `Content-Encoding`
+///   pass through as they came.
 /// - A body that does not decode fails, when it is read, with an
 ///   [`Error::Decode`](crate::Error::Decode) naming the coding and the request.
 ///
@@ -48,7 +61,7 @@ use crate::{Body, Error, Request, Response, Result};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let engine = MockEngine::new(|request| async move {
-///     assert_eq!(request.header_str("accept-encoding"), Some("gzip, deflate, br"));
+///     assert!(request.header_str("accept-encoding").unwrap().starts_with("gzip, deflate"));
 ///     Ok(Response::new(StatusCode::OK).with_header("content-encoding", "gzip").with_body(GZIPPED))
 /// });
 /// let client = Client::builder().engine(engine).content_encoding(ContentEncoding::new()).build()?;
@@ -62,6 +75,7 @@ use crate::{Body, Error, Request, Response, Result};
 pub struct ContentEncoding {
     gzip: bool,
     deflate: bool,
+    #[cfg(feature = "brotli")]
     brotli: bool,
 }
 
@@ -75,6 +89,7 @@ impl Default for ContentEncoding {
 enum Coding {
     Gzip,
     Deflate,
+    #[cfg(feature = "brotli")]
     Brotli,
 }
 
@@ -83,17 +98,19 @@ impl Coding {
         match self {
             Coding::Gzip => "gzip",
             Coding::Deflate => "deflate",
+            #[cfg(feature = "brotli")]
             Coding::Brotli => "br",
         }
     }
 }
 
 impl ContentEncoding {
-    /// gzip, deflate and brotli.
+    /// gzip, deflate and, with the `brotli` feature, brotli.
     pub fn new() -> ContentEncoding {
         ContentEncoding {
             gzip: true,
             deflate: true,
+            #[cfg(feature = "brotli")]
             brotli: true,
         }
     }
@@ -110,7 +127,9 @@ impl ContentEncoding {
         self
     }
 
-    /// Whether to accept and decode brotli (`br`).
+    /// Whether to accept and decode brotli (`br`). Needs the `brotli` feature.
+    #[cfg(feature = "brotli")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "brotli")))]
     pub fn brotli(mut self, enabled: bool) -> ContentEncoding {
         self.brotli = enabled;
         self
@@ -120,6 +139,7 @@ impl ContentEncoding {
         [
             (Coding::Gzip, self.gzip),
             (Coding::Deflate, self.deflate),
+            #[cfg(feature = "brotli")]
             (Coding::Brotli, self.brotli),
         ]
         .into_iter()
@@ -138,6 +158,7 @@ impl ContentEncoding {
                     "" | "identity" => continue,
                     "gzip" | "x-gzip" => Coding::Gzip,
                     "deflate" => Coding::Deflate,
+                    #[cfg(feature = "brotli")]
                     "br" => Coding::Brotli,
                     _ => return None,
                 };
@@ -209,6 +230,7 @@ fn decode_with(body: ChunkStream, coding: Coding, zlib: bool, what: Arc<str>) ->
         }
         Coding::Deflate if zlib => Box::pin(ZlibDecoder::new(reader)),
         Coding::Deflate => Box::pin(DeflateDecoder::new(reader)),
+        #[cfg(feature = "brotli")]
         Coding::Brotli => Box::pin(BrotliDecoder::new(reader)),
     };
     Box::pin(ReaderStream::new(decoder).map(move |chunk| chunk.map_err(|err| from_io(err, &what))))

@@ -23,6 +23,8 @@ use crate::{Error, Request, Response, Result};
 /// `Cookie` header is kept, and the jar adds the cookies whose names it does
 /// not already carry.
 ///
+/// Needs the `cookies` feature.
+///
 /// ```
 /// use wiretape::{mock::{MockEngine, respond_ok}, plugins::{CookieJar, Cookies}, Client, Response, StatusCode};
 ///
@@ -42,6 +44,7 @@ use crate::{Error, Request, Response, Result};
 /// # Ok::<(), wiretape::Error>(())
 /// # }).unwrap();
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 #[derive(Clone, Debug, Default)]
 pub struct Cookies {
     jar: CookieJar,
@@ -115,7 +118,8 @@ fn as_http(url: &Url) -> Url {
     url
 }
 
-/// A cookie as the jar holds it.
+/// A cookie as the jar holds it. Needs the `cookies` feature.
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCookie {
     /// The name.
@@ -135,7 +139,7 @@ pub struct StoredCookie {
 }
 
 /// The cookie store the [`Cookies`] plugin reads and fills. A handle: clones
-/// share the cookies.
+/// share the cookies. Needs the `cookies` feature.
 ///
 /// ```
 /// use wiretape::{plugins::CookieJar, Url};
@@ -149,6 +153,7 @@ pub struct StoredCookie {
 /// assert_eq!(jar.cookies_for(&site).len(), 2);
 /// # Ok::<(), wiretape::Error>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "cookies")))]
 #[derive(Clone, Default)]
 pub struct CookieJar {
     store: Arc<Mutex<CookieStore>>,

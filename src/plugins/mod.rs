@@ -68,8 +68,10 @@
 mod auth;
 mod cache;
 mod content_encoding;
+#[cfg(feature = "cookies")]
 mod cookies;
 mod default_request;
+#[cfg(feature = "digest-auth")]
 mod digest;
 mod logging;
 mod observe;
@@ -85,6 +87,7 @@ use std::sync::Arc;
 pub use self::auth::{Auth, BearerAuth, BearerTokens, RefreshContext};
 pub use self::cache::{Cache, CacheStatus};
 pub use self::content_encoding::ContentEncoding;
+#[cfg(feature = "cookies")]
 pub use self::cookies::{CookieJar, Cookies, StoredCookie};
 pub use self::default_request::DefaultRequest;
 pub(crate) use self::default_request::resolve;
@@ -192,6 +195,7 @@ pub(crate) struct Installed {
     pub(crate) retry: Option<Retry>,
     pub(crate) auth: Option<Auth>,
     pub(crate) redirect: Redirect,
+    #[cfg(feature = "cookies")]
     pub(crate) cookies: Option<Cookies>,
     pub(crate) content_encoding: Option<ContentEncoding>,
     pub(crate) custom: Vec<Arc<dyn Plugin>>,
@@ -212,6 +216,7 @@ impl Installed {
         plugins.push(retry::plugin(self.retry));
         plugins.extend(self.auth.map(auth::plugin));
         plugins.push(redirect::plugin(self.redirect));
+        #[cfg(feature = "cookies")]
         plugins.extend(self.cookies.map(cookies::plugin));
         plugins.extend(self.content_encoding.map(content_encoding::plugin));
         plugins.extend(self.custom);
@@ -223,16 +228,17 @@ impl Installed {
 
 impl fmt::Debug for Installed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Installed")
-            .field("default_request", &self.default_request)
+        let mut f = f.debug_struct("Installed");
+        f.field("default_request", &self.default_request)
             .field("validator", &self.validator)
             .field("logging", &self.logging)
             .field("cache", &self.cache)
             .field("retry", &self.retry)
             .field("auth", &self.auth)
-            .field("redirect", &self.redirect)
-            .field("cookies", &self.cookies)
-            .field("content_encoding", &self.content_encoding)
+            .field("redirect", &self.redirect);
+        #[cfg(feature = "cookies")]
+        f.field("cookies", &self.cookies);
+        f.field("content_encoding", &self.content_encoding)
             .field("custom", &self.custom.len())
             .field("timeouts", &self.timeouts)
             .finish()

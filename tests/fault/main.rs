@@ -1,13 +1,17 @@
 //! Fault injection: the vocabulary, plans, `Faulty<E>`, route faults, faults
 //! on real sockets, and real clients (curl, Python requests) against them.
 
+// The real clients run against the `wiretape` binary: the `cli` feature.
+#[cfg(feature = "cli")]
 #[path = "../cli_support/mod.rs"]
 mod cli_support;
+#[cfg(feature = "cli")]
 mod clients;
 mod plans;
 #[cfg(feature = "proptest")]
 mod properties;
 mod routes;
+#[cfg(feature = "cli")]
 #[path = "../support/mod.rs"]
 mod support;
 mod table;

@@ -3,7 +3,7 @@
 use serde_json::json;
 use wiretape::mock::matchers::*;
 use wiretape::mock::{Route, Router, responders::text};
-use wiretape::{ErrorKind, Form, HeaderValue, Part};
+use wiretape::{ErrorKind, HeaderValue};
 
 use crate::{client, request};
 
@@ -227,8 +227,11 @@ async fn form_fields_match_through_the_client() {
     assert_eq!(miss.kind(), ErrorKind::NoRoute);
 }
 
+#[cfg(feature = "multipart")]
 #[tokio::test]
 async fn multipart_parts_and_files_match_through_the_client() {
+    use wiretape::{Form, Part};
+
     let router = Router::new();
     router.mock(
         Route::given(path("/upload"))

@@ -843,7 +843,9 @@ pub fn form_field(name: impl Into<String>, value: impl Into<String>) -> Matcher 
 }
 
 /// A `multipart/form-data` body has a part named `name` whose content is
-/// `value`.
+/// `value`. Needs the `multipart` feature.
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
 pub fn multipart_part(name: impl Into<String>, value: impl Into<Bytes>) -> Matcher {
     let (name, value): (String, Bytes) = (name.into(), value.into());
     let description = format!(
@@ -862,7 +864,9 @@ pub fn multipart_part(name: impl Into<String>, value: impl Into<Bytes>) -> Match
 }
 
 /// A `multipart/form-data` body has a file part named `name` whose file
-/// name is `filename`.
+/// name is `filename`. Needs the `multipart` feature.
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
 pub fn multipart_file(name: impl Into<String>, filename: impl Into<String>) -> Matcher {
     let (name, filename) = (name.into(), filename.into());
     let description = format!("multipart part {name:?} is a file named {filename:?}");
@@ -880,12 +884,14 @@ pub fn multipart_file(name: impl Into<String>, filename: impl Into<String>) -> M
     )
 }
 
+#[cfg(feature = "multipart")]
 struct Part {
     name: String,
     filename: Option<String>,
     data: Bytes,
 }
 
+#[cfg(feature = "multipart")]
 fn describe_parts(request: &Request, name: &str) -> String {
     match multipart_parts(request) {
         Err(err) => format!("(not multipart: {err})"),
@@ -910,6 +916,7 @@ fn describe_parts(request: &Request, name: &str) -> String {
 
 /// Parses a buffered multipart body. The body is already in memory, so the
 /// parser's futures are ready at once and are polled a single time.
+#[cfg(feature = "multipart")]
 fn multipart_parts(request: &Request) -> Result<Vec<Part>, String> {
     use futures_util::FutureExt;
     let content_type = request

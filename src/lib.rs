@@ -61,6 +61,7 @@ mod error;
 pub mod fault;
 mod fingerprint;
 pub mod mock;
+mod origin;
 pub mod plugins;
 mod request;
 mod response;

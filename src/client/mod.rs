@@ -12,6 +12,7 @@ use url::Url;
 pub use self::multipart::{Form, Part};
 pub use self::request_builder::RequestBuilder;
 use crate::engine::{Engine, HyperEngine};
+use crate::origin::LastOrigin;
 #[cfg(feature = "cookies")]
 use crate::plugins::Cookies;
 use crate::plugins::{
@@ -54,6 +55,8 @@ pub struct Client {
 struct Inner {
     engine: Arc<dyn Engine>,
     base_url: Option<Url>,
+    /// Absolute request URLs naming the last origin again parse only their path.
+    last_origin: LastOrigin,
     chain: Chain,
     websocket: WsConfig,
 }
@@ -132,7 +135,7 @@ impl Client {
 
     /// Resolves `url` against the base URL, if it is not absolute.
     fn resolve(&self, url: &str) -> Result<Url> {
-        crate::plugins::resolve(self.inner.base_url.as_ref(), url)
+        crate::plugins::resolve(self.inner.base_url.as_ref(), &self.inner.last_origin, url)
     }
 
     /// Sends a request built elsewhere through this client: through the
@@ -397,6 +400,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 engine,
                 base_url,
+                last_origin: LastOrigin::default(),
                 chain: self.plugins.into_chain(),
                 websocket: self.websocket,
             }),

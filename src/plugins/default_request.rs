@@ -7,6 +7,7 @@ use url::Url;
 
 use super::{Next, Plugin};
 use crate::engine::BoxFuture;
+use crate::origin::{LastOrigin, split_origin};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
 
@@ -183,12 +184,26 @@ pub(super) fn plugin(config: DefaultRequest) -> std::sync::Arc<dyn Plugin> {
 }
 
 /// Resolves `url` against `base`, if it is not absolute.
-pub(crate) fn resolve(base: Option<&Url>, url: &str) -> Result<Url> {
+/// An absolute URL naming the origin the last one named costs a path parse
+/// ([`LastOrigin`]).
+pub(crate) fn resolve(base: Option<&Url>, last: &LastOrigin, url: &str) -> Result<Url> {
     // The common case in a client with a base URL, "/users/7", cannot be
     // absolute: join it directly instead of paying for a failed parse first.
     if let (Some(base), Some(b'/' | b'?' | b'#')) = (base, url.as_bytes().first()) {
         return join(base, url);
     }
+    if let Some((origin, path)) = split_origin(url) {
+        return last.url(
+            origin,
+            path,
+            || parse(base, url),
+            |err| Error::invalid(format!("invalid URL {url:?}: {err}")),
+        );
+    }
+    parse(base, url)
+}
+
+fn parse(base: Option<&Url>, url: &str) -> Result<Url> {
     match Url::parse(url) {
         Ok(url) => Ok(url),
         Err(url::ParseError::RelativeUrlWithoutBase) => match base {
@@ -212,6 +227,7 @@ fn join(base: &Url, url: &str) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::resolve;
+    use crate::origin::LastOrigin;
     use url::Url;
 
     #[test]
@@ -226,17 +242,19 @@ mod tests {
             ("http://abs.test/", "http://abs.test/"),
         ] {
             assert_eq!(
-                resolve(Some(&base), reference).unwrap().as_str(),
+                resolve(Some(&base), &LastOrigin::default(), reference)
+                    .unwrap()
+                    .as_str(),
                 expected,
                 "{reference}"
             );
         }
         assert!(
-            resolve(None, "/health")
+            resolve(None, &LastOrigin::default(), "/health")
                 .unwrap_err()
                 .to_string()
                 .contains("needs a base URL")
         );
-        assert!(resolve(Some(&base), "//[bad").is_err());
+        assert!(resolve(Some(&base), &LastOrigin::default(), "//[bad").is_err());
     }
 }

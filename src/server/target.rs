@@ -3,22 +3,18 @@
 //! over HTTP/2, else the `Host` header, else the bound address), then its
 //! path and query.
 //!
-//! Why a cache per connection: parsing a whole URL costs most in its host
-//! (the `url` crate runs IDNA processing even on `127.0.0.1`, then writes
-//! the host back out), and the requests of one connection almost always
-//! name the same host. So each connection keeps the base URL
-//! (`scheme://host/`) it made last, and a request naming that host again
-//! has only its path and query parsed, against the base. A target that
-//! starts with `//` (or `/\`, which the `url` crate reads the same way) is
-//! parsed whole, so that no target can move the host.
+//! The requests of one connection almost always name the same host, so each
+//! connection keeps a [`LastOrigin`]: a request naming the host again has
+//! only its path and query parsed (a target starting `//` or `/\` is still
+//! parsed whole, so no target can move the host). WebSocket upgrades, rare
+//! and of another scheme, are parsed whole.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use http::header;
 use url::Url;
 
-use crate::mock::lock;
+use crate::origin::LastOrigin;
 use crate::{Error, Result};
 
 /// One connection's request URLs.
@@ -26,8 +22,8 @@ pub(super) struct Targets {
     secure: bool,
     /// The bound address, the host of a request that names none.
     local_host: String,
-    /// The last host an HTTP (not WebSocket) request named, and its base URL.
-    last: Mutex<Option<(String, Url)>>,
+    /// The last host an HTTP (not WebSocket) request named.
+    last: LastOrigin,
 }
 
 impl Targets {
@@ -35,7 +31,7 @@ impl Targets {
         Targets {
             secure,
             local_host: local_addr.to_string(),
-            last: Mutex::new(None),
+            last: LastOrigin::default(),
         }
     }
 
@@ -60,17 +56,15 @@ impl Targets {
             (true, false) => "ws",
             (true, true) => "wss",
         };
-        let relative = path.starts_with('/') && !path[1..].starts_with(['/', '\\']);
-        if websocket || !relative {
+        if websocket {
             return parse(scheme, host, path, uri);
         }
-        let mut last = lock(&self.last);
-        match &*last {
-            Some((known, base)) if known == host => {}
-            _ => *last = Some((host.to_owned(), parse(scheme, host, "/", uri)?)),
-        }
-        let (_, base) = last.as_ref().expect("set just above");
-        base.join(path).map_err(|err| cannot(uri, host, err))
+        self.last.url(
+            host,
+            path,
+            || parse(scheme, host, path, uri),
+            |err| cannot(uri, host, err),
+        )
     }
 }
 

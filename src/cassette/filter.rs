@@ -374,10 +374,14 @@ impl Filters {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        if self.rules.hidden.is_empty() && self.echoes.is_empty() && !self.rules.defaults.jwts {
+        let jwts = self.rules.defaults.jwts && secrets::may_hold_jwt(url.as_str());
+        if self.rules.hidden.is_empty() && self.echoes.is_empty() && !jwts {
             return;
         }
-        if let Some(host) = url.host_str().map(str::to_owned) {
+        if let (Some(host), false) = (
+            url.host_str().map(str::to_owned),
+            self.rules.hidden.is_empty(),
+        ) {
             // A placeholder like `<TENANT>` cannot stand in a host name: the
             // host gets its letters, digits and dashes (`tenant`).
             let mut safe = host.clone();
@@ -568,7 +572,7 @@ impl Filters {
     }
 
     fn hide_jwts(&self, text: &mut String) -> bool {
-        if !self.rules.defaults.jwts || !text.contains("eyJ") {
+        if !self.rules.defaults.jwts || !secrets::may_hold_jwt(text) {
             return false;
         }
         let mut local = Seen::default();

@@ -38,7 +38,7 @@ fn interaction(i: usize) -> Interaction {
     );
     Interaction {
         request: RecordedRequest {
-            method: if i % 5 == 0 { "POST" } else { "GET" }.into(),
+            method: if i.is_multiple_of(5) { "POST" } else { "GET" }.into(),
             uri: url(i),
             headers: Headers(vec![
                 ("accept".into(), vec!["application/json".into()]),
@@ -114,7 +114,7 @@ fn open(path: &Path) -> Cassette<MockEngine> {
 }
 
 fn request(i: usize) -> Request {
-    let method = if i % 5 == 0 {
+    let method = if i.is_multiple_of(5) {
         Method::POST
     } else {
         Method::GET

@@ -81,12 +81,11 @@ async fn raw_answer(
         if value["name"] == "Ada" {
             return Ok(json_response(201, Bytes::from_static(br#"{"id":7}"#)));
         }
-    } else if parts.method == http::Method::GET {
-        if let Some((prefix, id)) = path.rsplit_once('/') {
-            if let (Some(answer), false) = (routes.gets.get(prefix), id.is_empty()) {
-                return Ok(json_response(200, answer.clone()));
-            }
-        }
+    } else if parts.method == http::Method::GET
+        && let Some((prefix, id)) = path.rsplit_once('/')
+        && let (Some(answer), false) = (routes.gets.get(prefix), id.is_empty())
+    {
+        return Ok(json_response(200, answer.clone()));
     }
     Ok(json_response(404, Bytes::from_static(b"{}")))
 }

@@ -46,10 +46,10 @@ impl LastOrigin {
         }
         {
             let last = lock(&self.last);
-            if let Some((known, base)) = &*last {
-                if known == origin {
-                    return base.join(path).map_err(cannot);
-                }
+            if let Some((known, base)) = &*last
+                && known == origin
+            {
+                return base.join(path).map_err(cannot);
             }
         }
         let url = whole()?;

@@ -322,7 +322,7 @@ fn digest_server(uses_per_nonce: usize) -> MockEngine {
                 return Ok(challenge(false));
             }
             state.1 += 1;
-            if state.1 % uses_per_nonce == 0 {
+            if state.1.is_multiple_of(uses_per_nonce) {
                 state.0 += 1;
             }
             Ok(respond_ok(format!(

@@ -361,11 +361,11 @@ impl Filters {
                         changed = true;
                         return (k.into_owned(), placeholder.clone());
                     }
-                    if self.hides_key(&k) {
-                        if let Some(placeholder) = self.placeholder(&mut local, &k, &v) {
-                            changed = true;
-                            return (k.into_owned(), placeholder);
-                        }
+                    if self.hides_key(&k)
+                        && let Some(placeholder) = self.placeholder(&mut local, &k, &v)
+                    {
+                        changed = true;
+                        return (k.into_owned(), placeholder);
                     }
                     (k.into_owned(), v.into_owned())
                 })
@@ -402,10 +402,8 @@ impl Filters {
         }
         let mut text = url.as_str().to_string();
         let changed = self.hide_secrets(&mut text) | self.hide_jwts(&mut text);
-        if changed {
-            if let Ok(parsed) = Url::parse(&text) {
-                *url = parsed;
-            }
+        if changed && let Ok(parsed) = Url::parse(&text) {
+            *url = parsed;
         }
     }
 
@@ -501,11 +499,11 @@ impl Filters {
         let pairs: Vec<(String, String)> = pairs
             .into_iter()
             .map(|(k, v)| {
-                if self.hides_key(&k) {
-                    if let Some(placeholder) = self.placeholder(&mut local, &k, &v) {
-                        changed = true;
-                        return (k, placeholder);
-                    }
+                if self.hides_key(&k)
+                    && let Some(placeholder) = self.placeholder(&mut local, &k, &v)
+                {
+                    changed = true;
+                    return (k, placeholder);
                 }
                 (k, v)
             })
@@ -660,14 +658,13 @@ impl Filters {
                     return;
                 };
                 if let Some(hidden) = self.body(&bytes) {
-                    if hidden.len() != bytes.len() {
-                        if let Some((_, values)) = headers
+                    if hidden.len() != bytes.len()
+                        && let Some((_, values)) = headers
                             .0
                             .iter_mut()
                             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                        {
-                            *values = vec![hidden.len().to_string()];
-                        }
+                    {
+                        *values = vec![hidden.len().to_string()];
                     }
                     *body = BodyForm::from_bytes(&hidden);
                 }

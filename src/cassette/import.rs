@@ -446,13 +446,13 @@ fn har_error(entry: &serde_json::Value) -> RecordedError {
         .or_else(|| entry["response"]["statusText"].as_str())
         .unwrap_or("no response")
         .to_string();
-    if let Some((kind, rest)) = message.split_once(": ") {
-        if let Ok(kind) = kind.parse::<ErrorKind>() {
-            return RecordedError {
-                kind,
-                message: rest.to_string(),
-            };
-        }
+    if let Some((kind, rest)) = message.split_once(": ")
+        && let Ok(kind) = kind.parse::<ErrorKind>()
+    {
+        return RecordedError {
+            kind,
+            message: rest.to_string(),
+        };
     }
     let upper = message.to_ascii_uppercase();
     let kind = [

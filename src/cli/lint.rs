@@ -486,38 +486,39 @@ fn classify(
         }
     }
     // A URL: its query parameters by name.
-    if text.contains("://") && text.contains('?') {
-        if let Ok(url) = url::Url::parse(text.trim()) {
-            for (name, value) in url.query_pairs() {
-                if value.is_empty() {
-                    continue;
-                }
-                if is_secret_name(&name) || (suggests_secret(&name) && looks_random(&value)) {
-                    // The value as written in the URL (percent-encoded).
-                    let written = url
-                        .query()
-                        .unwrap_or_default()
-                        .split('&')
-                        .filter_map(|pair| pair.split_once('='))
-                        .find(|(k, _)| {
-                            url::form_urlencoded::parse(k.as_bytes())
-                                .next()
-                                .map(|(k, _)| k == name)
-                                .unwrap_or(false)
-                        })
-                        .map(|(_, v)| v.to_owned())
-                        .unwrap_or_else(|| value.to_string());
-                    out.push(("secret-query-param", written, format!("query {name}")));
-                }
+    if text.contains("://")
+        && text.contains('?')
+        && let Ok(url) = url::Url::parse(text.trim())
+    {
+        for (name, value) in url.query_pairs() {
+            if value.is_empty() {
+                continue;
+            }
+            if is_secret_name(&name) || (suggests_secret(&name) && looks_random(&value)) {
+                // The value as written in the URL (percent-encoded).
+                let written = url
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(k, _)| {
+                        url::form_urlencoded::parse(k.as_bytes())
+                            .next()
+                            .map(|(k, _)| k == name)
+                            .unwrap_or(false)
+                    })
+                    .map(|(_, v)| v.to_owned())
+                    .unwrap_or_else(|| value.to_string());
+                out.push(("secret-query-param", written, format!("query {name}")));
             }
         }
     }
     // A JSON body stored as a string (VCR, HAR): its keys too.
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(inner) = serde_json::from_str::<Value>(text) {
-            walk(&inner, None, false, depth + 1, out);
-        }
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(inner) = serde_json::from_str::<Value>(text)
+    {
+        walk(&inner, None, false, depth + 1, out);
     }
 }
 

@@ -129,12 +129,11 @@ impl<E: Engine> ReverseProxy<E> {
         // A browser-like client names the proxy as its origin; the upstream
         // expects its own.
         for name in [header::ORIGIN, header::REFERER] {
-            if let Some(value) = request.headers().get(&name).and_then(|v| v.to_str().ok()) {
-                if let Some(rewritten) = local.replace_in(value, &Origin::of(&self.upstream), "") {
-                    if let Ok(value) = HeaderValue::from_str(&rewritten) {
-                        request.headers_mut().insert(name, value);
-                    }
-                }
+            if let Some(value) = request.headers().get(&name).and_then(|v| v.to_str().ok())
+                && let Some(rewritten) = local.replace_in(value, &Origin::of(&self.upstream), "")
+                && let Ok(value) = HeaderValue::from_str(&rewritten)
+            {
+                request.headers_mut().insert(name, value);
             }
         }
         *request.url_mut() = target;

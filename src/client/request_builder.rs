@@ -52,10 +52,10 @@ impl RequestBuilder {
     }
 
     fn map(mut self, f: impl FnOnce(&mut Request) -> Result<()>) -> RequestBuilder {
-        if let Ok(request) = &mut self.request {
-            if let Err(err) = f(request) {
-                self.request = Err(err);
-            }
+        if let Ok(request) = &mut self.request
+            && let Err(err) = f(request)
+        {
+            self.request = Err(err);
         }
         self
     }

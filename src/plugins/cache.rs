@@ -218,31 +218,31 @@ impl Cache {
         let url = request.url().clone();
         let head = super::copy_head(&request);
         let mut response = next.run(request).await?;
-        if let Some(mut entry) = stored {
-            if response.status() == StatusCode::NOT_MODIFIED {
-                // The 304 updates the stored head, but not what describes
-                // the stored body. A header it sends replaces every stored
-                // value of that name with all of its own (two Cache-Control
-                // lines are both kept).
-                for name in response.headers().keys() {
-                    if ![
-                        header::CONTENT_LENGTH,
-                        header::CONTENT_ENCODING,
-                        header::TRANSFER_ENCODING,
-                    ]
-                    .contains(name)
-                    {
-                        entry.headers.remove(name);
-                        for value in response.headers().get_all(name) {
-                            entry.headers.append(name.clone(), value.clone());
-                        }
+        if let Some(mut entry) = stored
+            && response.status() == StatusCode::NOT_MODIFIED
+        {
+            // The 304 updates the stored head, but not what describes
+            // the stored body. A header it sends replaces every stored
+            // value of that name with all of its own (two Cache-Control
+            // lines are both kept).
+            for name in response.headers().keys() {
+                if ![
+                    header::CONTENT_LENGTH,
+                    header::CONTENT_ENCODING,
+                    header::TRANSFER_ENCODING,
+                ]
+                .contains(name)
+                {
+                    entry.headers.remove(name);
+                    for value in response.headers().get_all(name) {
+                        entry.headers.append(name.clone(), value.clone());
                     }
                 }
-                entry.restamp();
-                let served = entry.response(CacheStatus::Revalidated);
-                self.lock().insert(key, entry);
-                return Ok(served);
             }
+            entry.restamp();
+            let served = entry.response(CacheStatus::Revalidated);
+            self.lock().insert(key, entry);
+            return Ok(served);
         }
         if !response.has_url() {
             response.set_url(url);
@@ -385,11 +385,11 @@ fn vary_of(
             if name == "*" {
                 return None;
             }
-            if let Ok(name) = HeaderName::try_from(name) {
-                if !vary.iter().any(|(known, _)| *known == name) {
-                    let value = request.headers().get(&name).cloned();
-                    vary.push((name, value));
-                }
+            if let Ok(name) = HeaderName::try_from(name)
+                && !vary.iter().any(|(known, _)| *known == name)
+            {
+                let value = request.headers().get(&name).cloned();
+                vary.push((name, value));
             }
         }
     }

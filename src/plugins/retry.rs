@@ -386,10 +386,10 @@ impl Retry {
 
     /// The wait before retry `n` after `outcome`.
     fn delay(&self, n: u32, outcome: &Result<Response>) -> Duration {
-        if self.retry_after {
-            if let Some(wait) = outcome.as_ref().ok().and_then(retry_after) {
-                return wait.min(self.retry_after_cap);
-            }
+        if self.retry_after
+            && let Some(wait) = outcome.as_ref().ok().and_then(retry_after)
+        {
+            return wait.min(self.retry_after_cap);
         }
         let delay = self.backoff.delay(n);
         if self.jitter == 0.0 {

@@ -160,11 +160,11 @@ impl Plugin for TimeoutPlugin {
         Box::pin(async move {
             let name = request.to_string();
             let mut response = within(limits.request, &name, next.run(request)).await?;
-            if let Some(limit) = limits.socket {
-                if response.body().is_stream() {
-                    let body = std::mem::take(response.body_mut());
-                    *response.body_mut() = idle_limited(body, limit, name);
-                }
+            if let Some(limit) = limits.socket
+                && response.body().is_stream()
+            {
+                let body = std::mem::take(response.body_mut());
+                *response.body_mut() = idle_limited(body, limit, name);
             }
             Ok(response)
         })

@@ -523,12 +523,12 @@ fn is_hop_by_hop(name: &header::HeaderName) -> bool {
 /// which clients reject as a protocol error.
 fn to_wire(mut response: Response, version: http::Version, head: bool) -> hyper::Response<Body> {
     if head && version == http::Version::HTTP_2 {
-        if let Some(length) = response.body().len() {
-            if !response.headers().contains_key(header::CONTENT_LENGTH) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            }
+        if let Some(length) = response.body().len()
+            && !response.headers().contains_key(header::CONTENT_LENGTH)
+        {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
         // An empty stream, not an empty body: hyper would write an empty
         // body's `content-length: 0` over the real one.
@@ -650,10 +650,10 @@ async fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(',').next().unwrap_or("").trim().to_string());
     headers.remove(header::SEC_WEBSOCKET_PROTOCOL);
-    if let Some(chosen) = chosen.filter(|p| offered.contains(p)) {
-        if let Ok(value) = HeaderValue::from_str(&chosen) {
-            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
-        }
+    if let Some(chosen) = chosen.filter(|p| offered.contains(p))
+        && let Ok(value) = HeaderValue::from_str(&chosen)
+    {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));

@@ -104,16 +104,16 @@ impl Served {
         let mut recorder = None;
         let router = match (&args.cassette, &args.upstream) {
             (Some(path), Some(upstream)) => {
-                if let Some(format) = existing_format(path)? {
-                    if format != Format::Wiretape {
-                        return Err(Error::invalid(format!(
-                            "--upstream records into wiretape cassettes, and {} is a {}; \
+                if let Some(format) = existing_format(path)?
+                    && format != Format::Wiretape
+                {
+                    return Err(Error::invalid(format!(
+                        "--upstream records into wiretape cassettes, and {} is a {}; \
                              convert it first: wiretape convert {} new.yaml",
-                            path.display(),
-                            format_name(format),
-                            path.display()
-                        )));
-                    }
+                        path.display(),
+                        format_name(format),
+                        path.display()
+                    )));
                 }
                 let cassette =
                     super::record::recording_cassette(path, Mode::NewEpisodes, args.tls.engine()?)?;

@@ -128,23 +128,23 @@ fn checks(
             ));
         }
     }
-    if let Some(scenario) = &route.scenario {
-        if let Some(wanted) = &scenario.when {
-            let state = scenarios
-                .get(&scenario.name)
-                .map_or(STARTED, String::as_str);
-            let description = format!("scenario {:?} is in state {wanted:?}", scenario.name);
-            if state == wanted {
-                checks.push(MatchCheck::passed(description));
-            } else {
-                checks.push(MatchCheck::failed(
-                    description,
-                    diff(&Mismatch {
-                        expected: wanted.clone(),
-                        actual: state.to_owned(),
-                    }),
-                ));
-            }
+    if let Some(scenario) = &route.scenario
+        && let Some(wanted) = &scenario.when
+    {
+        let state = scenarios
+            .get(&scenario.name)
+            .map_or(STARTED, String::as_str);
+        let description = format!("scenario {:?} is in state {wanted:?}", scenario.name);
+        if state == wanted {
+            checks.push(MatchCheck::passed(description));
+        } else {
+            checks.push(MatchCheck::failed(
+                description,
+                diff(&Mismatch {
+                    expected: wanted.clone(),
+                    actual: state.to_owned(),
+                }),
+            ));
         }
     }
     checks

@@ -157,15 +157,15 @@ impl Socket {
             .chain(&self.expected)
             .filter_map(|m| m.problem.clone())
             .collect();
-        if let Some(status) = self.refuse {
-            if StatusCode::from_u16(status).is_err() || status == 101 {
-                problems.push(format!("cannot refuse an upgrade with status {status}"));
-            }
+        if let Some(status) = self.refuse
+            && (StatusCode::from_u16(status).is_err() || status == 101)
+        {
+            problems.push(format!("cannot refuse an upgrade with status {status}"));
         }
-        if let Some(protocol) = &self.subprotocol {
-            if HeaderValue::from_str(protocol).is_err() {
-                problems.push(format!("invalid subprotocol {protocol:?}"));
-            }
+        if let Some(protocol) = &self.subprotocol
+            && HeaderValue::from_str(protocol).is_err()
+        {
+            problems.push(format!("invalid subprotocol {protocol:?}"));
         }
         (!problems.is_empty()).then(|| problems.join("; "))
     }

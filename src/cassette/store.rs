@@ -8,7 +8,7 @@
 //! while it is held lets one process lock the old inode and another a new
 //! one. `.<name>.lock` stays beside the cassette (empty, hidden).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -200,34 +200,87 @@ fn locked_dir(path: &Path) -> Result<PathBuf> {
 /// synced, with the old file's permissions, then renamed. The caller holds
 /// the lock.
 fn replace(path: &Path, dir: &Path, bytes: &[u8]) -> Result<()> {
-    let mut builder = tempfile::Builder::new();
-    let prefix = format!("{TEMP_PREFIX}{}.", file_name(path));
-    builder
-        .prefix(&prefix)
-        .suffix(TEMP_SUFFIX)
-        .rand_bytes(TEMP_RANDOM);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Subject to the umask, as a file written with `std::fs::write` is.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut temp = builder
-        .tempfile_in(dir)
+    let mut temp = TempFile::create(path, dir)
         .map_err(|err| file_error(path, format!("cannot create a temporary file: {err}")))?;
     if let Ok(existing) = std::fs::metadata(path) {
         // Re-recording keeps the mode the user gave the file.
-        std::fs::set_permissions(temp.path(), existing.permissions()).map_err(|err| {
+        std::fs::set_permissions(&temp.path, existing.permissions()).map_err(|err| {
             file_error(path, format!("cannot copy the file's permissions: {err}"))
         })?;
     }
-    temp.write_all(bytes)
-        .and_then(|()| temp.as_file().sync_all())
+    temp.file
+        .write_all(bytes)
+        .and_then(|()| temp.file.sync_all())
         .map_err(|err| file_error(path, format!("cannot write: {err}")))?;
     // Dropping `temp` on any error above removes it.
     temp.persist(path)
-        .map_err(|err| file_error(path, format!("cannot replace the file: {}", err.error)))?;
-    Ok(())
+        .map_err(|err| file_error(path, format!("cannot replace the file: {err}")))
+}
+
+/// The temporary file a save writes before the rename:
+/// `.wiretape-<cassette file name>.XXXXXX.tmp` in the cassette's folder (so
+/// the rename never crosses file systems), removed when dropped unless
+/// [`persist`](Self::persist) has renamed it over the cassette.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    /// Creates a new temporary file for the cassette at `cassette`, in
+    /// `dir`; never opens a file that already exists.
+    fn create(cassette: &Path, dir: &Path) -> std::io::Result<TempFile> {
+        use rand::Rng;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Subject to the umask, as a file written with `std::fs::write` is.
+            options.mode(0o666);
+        }
+        let prefix = format!("{TEMP_PREFIX}{}.", file_name(cassette));
+        let mut attempts = 0;
+        loop {
+            let random: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(TEMP_RANDOM)
+                .map(char::from)
+                .collect();
+            let path = dir.join(format!("{prefix}{random}{TEMP_SUFFIX}"));
+            match options.open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        persisted: false,
+                    });
+                }
+                // Only a stale file of a killed save can be there (the lock
+                // holder sweeps them), and 62^6 names make a clash rare.
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempts < 16 => {
+                    attempts += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Renames the file over `target`, replacing it in one step.
+    fn persist(mut self, target: &Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, target)?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 fn file_name(path: &Path) -> String {
@@ -340,13 +393,13 @@ impl CassetteLock {
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
         loop {
-            match fs4::FileExt::try_lock(&file) {
+            match file.try_lock() {
                 Ok(()) => return Ok(CassetteLock { _file: file }),
-                Err(fs4::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(20));
                 }
-                Err(fs4::TryLockError::WouldBlock) => {
+                Err(TryLockError::WouldBlock) => {
                     return Err(file_error(
                         cassette,
                         format!(
@@ -356,7 +409,7 @@ impl CassetteLock {
                         ),
                     ));
                 }
-                Err(fs4::TryLockError::Error(err)) => {
+                Err(TryLockError::Error(err)) => {
                     return Err(file_error(
                         cassette,
                         format!("cannot lock {}: {err}", path.display()),
@@ -467,6 +520,46 @@ mod tests {
                 "notes.tmp"
             ]
         );
+    }
+
+    #[test]
+    fn a_temporary_file_is_one_the_sweep_knows_and_is_removed_unless_persisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cassette = dir.path().join("a.yaml");
+        let temp = TempFile::create(&cassette, dir.path()).unwrap();
+        let name = temp
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        // What a killed save leaves behind, the next save sweeps.
+        assert!(is_temp_file_of(&name, "a.yaml"), "{name}");
+        let path = temp.path.clone();
+        drop(temp);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_save_that_cannot_replace_the_file_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder (not empty) where the cassette should be: the rename fails.
+        let cassette = dir.path().join("t.yaml");
+        std::fs::create_dir(&cassette).unwrap();
+        std::fs::write(cassette.join("inside"), "").unwrap();
+        let err = replace(&cassette, dir.path(), b"version: 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.yaml") && err.contains("cannot replace the file"),
+            "{err}"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["t.yaml"]);
     }
 
     #[cfg(unix)]

@@ -101,7 +101,7 @@ pub fn python() -> Option<Python> {
     std::fs::create_dir_all(&dir).unwrap();
     // Test binaries run in parallel processes: one installs, the others wait.
     let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
-    fs4::FileExt::lock(&lock).unwrap();
+    lock.lock().unwrap();
     let venv = Python {
         exe: dir.join("venv").join("bin").join("python"),
         site: None,

@@ -4,7 +4,10 @@
 #
 # Creates two throwaway crates outside the repository, each with one trivial
 # `#[tokio::test]`:
-#   wiretape-user  wiretape (by path, default features) + tokio (macros, rt)
+#   wiretape-user  wiretape (by path, default features) + tokio (macros, rt),
+#                  compiled as a crates.io dependency is: without incremental
+#                  compilation, which cargo otherwise turns on for a path
+#                  dependency
 #   wiremock-user  wiremock + reqwest (its default features) + tokio (macros, rt)
 # downloads their dependencies first (`cargo fetch`, so the network is not
 # timed), then times `cargo test --no-run` from an empty target directory for
@@ -15,7 +18,9 @@
 #   WIRETAPE_FEATURES  extra wiretape features for the wiretape crate ("" by default)
 #   WIRETAPE_DEFAULT   set to 0 for `default-features = false`
 #   REQWEST_FEATURES   reqwest features; empty (the default) means reqwest's defaults
-#   TIMINGS=1          also write `cargo build --timings` reports (wiretape crate)
+#   WIRETAPE_INCREMENTAL=1  compile wiretape incrementally, as a path dependency
+#                      (how this script measured before issue 12's part 5)
+#   TIMINGS=1          also write `cargo build --timings` reports (both crates)
 #   WORK               where the crates and target dirs go
 #                      (default: $CARGO_TARGET_DIR/compile_cost, or /tmp/wiretape-compile-cost)
 # Timings depend on the machine and its load: compare the two crates within
@@ -39,7 +44,17 @@ if [ -n "${REQWEST_FEATURES:-}" ]; then
   reqwest_dep="$reqwest_dep, default-features = false, features = [$(printf '"%s",' ${REQWEST_FEATURES//,/ })]"
 fi
 
-# new_crate NAME DEPENDENCIES TEST_BODY
+# A registry dependency is compiled without incremental compilation; a path
+# dependency gets it, like the user's own code, and a clean build pays for
+# writing its state. The override makes wiretape, though found by path,
+# compile as a user's `wiretape = "0.1"` would.
+wiretape_profile='[profile.dev.package.wiretape]
+incremental = false'
+if [ "${WIRETAPE_INCREMENTAL:-0}" = 1 ]; then
+  wiretape_profile=''
+fi
+
+# new_crate NAME DEPENDENCIES TEST_BODY [MANIFEST_TAIL]
 new_crate() {
   local dir="$work/$1"
   rm -rf "$dir"
@@ -56,6 +71,8 @@ $2
 tokio = { version = "1", features = ["macros", "rt"] }
 
 [workspace]
+
+${4:-}
 EOF
   : >"$dir/src/lib.rs"
   cat >"$dir/tests/smoke.rs" <<EOF
@@ -67,7 +84,7 @@ EOF
 }
 
 new_crate wiretape-user "wiretape = { $wiretape_dep }" \
-  'let _router = wiretape::mock::Router::new();'
+  'let _router = wiretape::mock::Router::new();' "$wiretape_profile"
 new_crate wiremock-user "wiremock = \"0.6\"
 reqwest = { $reqwest_dep }" \
   'let _server = wiremock::MockServer::start().await; let _client = reqwest::Client::new();'

@@ -5,6 +5,9 @@
 //! 17 ms per replayed request (it scans every entry). Targets: load ≤ 27 ms,
 //! 1,000 replays ≤ 17 ms in total, replay cost independent of size.
 //!
+//! Batches of 100 from a tape kept open show the per-request cost at
+//! 1,000, 10,000 and 100,000 interactions.
+//!
 //! A GraphQL tape (one method and URI, told apart by `Match::json_body()`)
 //! shows the same flat cost for lookups out of recorded order.
 //!
@@ -156,6 +159,43 @@ fn time_replays(
     total
 }
 
+/// A cassette opened once and replayed in batches of 100 interactions, each
+/// batch the next 100 in recorded order; it is opened again (untimed) when
+/// the batches have used it up. So a 100,000-interaction tape, which takes
+/// seconds to load, is not reloaded for every batch criterion asks for.
+struct Batches<'a> {
+    path: &'a Path,
+    size: usize,
+    open: Option<(Cassette<MockEngine>, usize)>,
+}
+
+impl Batches<'_> {
+    fn time(&mut self, runtime: &tokio::runtime::Runtime, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let used_up = self
+                .open
+                .as_ref()
+                .is_none_or(|(_, next)| next + 100 > self.size);
+            if used_up {
+                self.open = Some((open(self.path), 0));
+            }
+            let (cassette, next) = self.open.as_mut().expect("opened above");
+            let requests: Vec<Request> = (*next..*next + 100).map(request).collect();
+            *next += 100;
+            let started = Instant::now();
+            runtime.block_on(async {
+                for request in requests {
+                    let response = cassette.execute(request).await.unwrap();
+                    std::hint::black_box(response.bytes().await.unwrap());
+                }
+            });
+            total += started.elapsed();
+        }
+        total
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -178,6 +218,25 @@ fn benches(c: &mut Criterion) {
             BenchmarkId::new("replay the first 100 from", size),
             &size,
             |b, _| b.iter_custom(|iters| time_replays(&runtime, path, request, 100, iters)),
+        );
+    }
+    // Batches of 100 from a cassette kept open, up to 100,000 interactions:
+    // the per-request cost must stay flat as the tape grows.
+    let hundred_thousand = write_cassette(dir.path(), 100_000, false);
+    for (size, path) in [
+        (1_000, &thousand),
+        (10_000, &ten_thousand),
+        (100_000, &hundred_thousand),
+    ] {
+        let mut batches = Batches {
+            path,
+            size,
+            open: None,
+        };
+        group.bench_with_input(
+            BenchmarkId::new("100 in order, tape kept open, from", size),
+            &size,
+            |b, _| b.iter_custom(|iters| batches.time(&runtime, iters)),
         );
     }
     // 100 interactions spread over the whole cassette: adds the cost of

@@ -16,7 +16,7 @@
 //! same. A path starting `//` (or `/\`, which the `url` crate reads the same
 //! way for HTTP) would name a new host, so it is always parsed whole.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use url::Url;
 
@@ -24,9 +24,12 @@ use crate::mock::lock;
 use crate::{Error, Result};
 
 /// The last origin seen and a URL parsed with it; see the [module](self).
+///
+/// One `Client` may be used from many threads at once, so the lock is held
+/// only to clone an `Arc`, never while a URL is parsed or joined.
 #[derive(Debug, Default)]
 pub(crate) struct LastOrigin {
-    last: Mutex<Option<(String, Url)>>,
+    last: Mutex<Option<Arc<(String, Url)>>>,
 }
 
 impl LastOrigin {
@@ -44,16 +47,14 @@ impl LastOrigin {
         if !keeps_host(path) {
             return whole();
         }
+        let last = lock(&self.last).clone();
+        if let Some(last) = last
+            && last.0 == origin
         {
-            let last = lock(&self.last);
-            if let Some((known, base)) = &*last
-                && known == origin
-            {
-                return base.join(path).map_err(cannot);
-            }
+            return last.1.join(path).map_err(cannot);
         }
         let url = whole()?;
-        *lock(&self.last) = Some((origin.to_owned(), url.clone()));
+        *lock(&self.last) = Some(Arc::new((origin.to_owned(), url.clone())));
         Ok(url)
     }
 }

@@ -165,6 +165,24 @@ mod tests {
     }
 
     #[test]
+    fn threads_alternating_origins_each_get_their_own_url() {
+        let cache = LastOrigin::default();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let cache = &cache;
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let host = ["one.test", "two.test:81", "127.0.0.1:9"][(thread + i) % 3];
+                        let text = format!("http://{host}/t{thread}/{i}?q={i}");
+                        let url = via_cache(cache, &text).expect("parses");
+                        assert_eq!(url, Url::parse(&text).expect("parses"), "{text}");
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn only_a_plain_http_or_websocket_url_is_split() {
         assert_eq!(
             split_origin("http://api.test:81/a?b"),

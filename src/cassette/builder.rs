@@ -278,7 +278,7 @@ impl CassetteBuilder {
                 state: Mutex::new(State {
                     loaded,
                     index,
-                    recorded: Vec::new(),
+                    recorded: Default::default(),
                     dirty: mode == Mode::Record,
                     written: false,
                     sockets: Vec::new(),

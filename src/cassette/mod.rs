@@ -268,7 +268,7 @@ impl<E> Cassette<E> {
             path: self.shared.path.clone(),
             mode: self.shared.mode,
             replayed: state.replayed,
-            recorded: state.recorded.len(),
+            recorded: state.recorded.count(),
             unused,
             unplayed_frames: self.shared.sockets.unplayed(),
             frame_mismatches: self
@@ -302,7 +302,7 @@ struct Shared {
 struct State {
     loaded: Vec<Interaction>,
     index: Index,
-    recorded: Vec<Slot>,
+    recorded: Slots,
     dirty: bool,
     /// Whether this cassette has written its file once (a re-record
     /// replaces the file only the first time).
@@ -310,6 +310,54 @@ struct State {
     /// The WebSocket sessions among `recorded` as the last save wrote them.
     sockets: Vec<(usize, Interaction)>,
     replayed: usize,
+}
+
+/// The exchanges recorded by this cassette, by slot number in the order
+/// they began. Saved interactions leave memory: the saved ones at the front
+/// are dropped, and `first` is the number of the slot now at the front, so
+/// a long-running recorder holds only what is not on disk yet (and what
+/// came after it).
+#[derive(Default)]
+struct Slots {
+    first: usize,
+    slots: std::collections::VecDeque<Slot>,
+}
+
+impl Slots {
+    /// Adds a slot and returns its number.
+    fn push(&mut self, slot: Slot) -> usize {
+        self.slots.push_back(slot);
+        self.count() - 1
+    }
+
+    /// How many exchanges were ever recorded.
+    fn count(&self) -> usize {
+        self.first + self.slots.len()
+    }
+
+    /// The slot numbered `number`, unless it was saved and dropped.
+    fn get_mut(&mut self, number: usize) -> Option<&mut Slot> {
+        self.slots.get_mut(number.checked_sub(self.first)?)
+    }
+
+    /// The slots still in memory, with their numbers.
+    fn iter(&self) -> impl Iterator<Item = (usize, &Slot)> {
+        (self.first..).zip(&self.slots)
+    }
+
+    /// Marks the slots numbered `numbers` saved, and drops the saved ones
+    /// at the front.
+    fn saved(&mut self, numbers: &[usize]) {
+        for &number in numbers {
+            if let Some(slot) = self.get_mut(number) {
+                *slot = Slot::Saved;
+            }
+        }
+        while matches!(self.slots.front(), Some(Slot::Saved)) {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
 }
 
 /// A recorded interaction, one whose response body is still arriving, one
@@ -334,8 +382,7 @@ impl Shared {
 
     fn begin(&self, request: RecordedRequest) -> usize {
         let mut state = self.state();
-        state.recorded.push(Slot::Pending(request));
-        state.recorded.len() - 1
+        state.recorded.push(Slot::Pending(request))
     }
 
     fn complete(&self, slot: usize, outcome: Outcome) {
@@ -387,7 +434,7 @@ impl Shared {
         let mut done = Vec::new();
         let mut grown: Vec<(Interaction, Interaction)> = Vec::new();
         let mut written = Vec::new();
-        for (i, slot) in state.recorded.iter().enumerate() {
+        for (i, slot) in state.recorded.iter() {
             match slot {
                 Slot::Done(interaction) => {
                     fresh.push(interaction.clone());
@@ -442,9 +489,7 @@ impl Shared {
             })
         })?;
         state.sockets = written;
-        for i in done {
-            state.recorded[i] = Slot::Saved;
-        }
+        state.recorded.saved(&done);
         state.written = true;
         // A body still arriving marks the state dirty when it completes; a
         // WebSocket session may still grow, so the next save looks again.
@@ -627,5 +672,35 @@ impl<E: Engine> Engine for Cassette<E> {
         // A tape with sessions replays them whatever the inner engine is.
         caps.websocket |= self.shared.replaying;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Slot, Slots, format};
+
+    fn pending() -> Slot {
+        Slot::Pending(format::RecordedRequest {
+            method: "GET".into(),
+            uri: "http://api.test/".into(),
+            headers: Default::default(),
+            body: None,
+        })
+    }
+
+    #[test]
+    fn saved_slots_leave_memory_and_keep_their_numbers() {
+        let mut slots = Slots::default();
+        let numbers: Vec<usize> = (0..3).map(|_| slots.push(pending())).collect();
+        assert_eq!(numbers, [0, 1, 2]);
+        // Slot 1 is still in flight: only slot 0 can leave the front.
+        slots.saved(&[0, 2]);
+        assert!(slots.get_mut(0).is_none());
+        assert!(matches!(slots.get_mut(1), Some(Slot::Pending(_))));
+        assert_eq!(slots.iter().map(|(n, _)| n).collect::<Vec<_>>(), [1, 2]);
+        slots.saved(&[1]);
+        assert_eq!(slots.iter().count(), 0);
+        assert_eq!(slots.count(), 3);
+        assert_eq!(slots.push(pending()), 3);
     }
 }

@@ -378,10 +378,9 @@ impl Filters {
         if self.rules.hidden.is_empty() && self.echoes.is_empty() && !jwts {
             return;
         }
-        if let (Some(host), false) = (
-            url.host_str().map(str::to_owned),
-            self.rules.hidden.is_empty(),
-        ) {
+        if !self.rules.hidden.is_empty()
+            && let Some(host) = url.host_str().map(str::to_owned)
+        {
             // A placeholder like `<TENANT>` cannot stand in a host name: the
             // host gets its letters, digits and dashes (`tenant`).
             let mut safe = host.clone();

@@ -122,15 +122,21 @@ async fn record(args: RecordArgs) -> Result<CassetteReport> {
 /// and memory holds only what is not on disk yet. Saving reads and rewrites
 /// the whole file (under its lock, atomically), so the pause after a save
 /// is at least ten times as long as the save took: a large tape costs the
-/// proxy at most a tenth of its time. A failed save is reported and tried
-/// again; `finish` at the end reports it for good.
+/// proxy at most a tenth of its time. The save is file I/O, so it runs on
+/// a blocking thread, not on the runtime that serves the proxy. A failed
+/// save is reported and tried again; `finish` at the end reports it for
+/// good.
 pub(crate) async fn checkpoints(cassette: &Cassette<HyperEngine>) {
     let mut pause = CHECKPOINT_EVERY;
     loop {
         tokio::time::sleep(pause).await;
         let started = std::time::Instant::now();
-        if let Err(err) = cassette.checkpoint() {
-            super::warn(&format!("could not save the cassette yet: {err}"));
+        let saving = cassette.clone();
+        let saved = tokio::task::spawn_blocking(move || saving.checkpoint()).await;
+        match saved {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => super::warn(&format!("could not save the cassette yet: {err}")),
+            Err(err) => super::warn(&format!("the cassette's save stopped: {err}")),
         }
         pause = CHECKPOINT_EVERY.max(started.elapsed() * 10);
     }

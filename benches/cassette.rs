@@ -147,16 +147,25 @@ fn time_replays(
     for _ in 0..iters {
         let cassette = open(path);
         let requests: Vec<Request> = (0..count).map(&order).collect();
-        let started = Instant::now();
-        runtime.block_on(async {
-            for request in requests {
-                let response = cassette.execute(request).await.unwrap();
-                std::hint::black_box(response.bytes().await.unwrap());
-            }
-        });
-        total += started.elapsed();
+        total += replay_all(runtime, &cassette, requests);
     }
     total
+}
+
+/// How long `cassette` takes to replay `requests` and hand back their bodies.
+fn replay_all(
+    runtime: &tokio::runtime::Runtime,
+    cassette: &Cassette<MockEngine>,
+    requests: Vec<Request>,
+) -> Duration {
+    let started = Instant::now();
+    runtime.block_on(async {
+        for request in requests {
+            let response = cassette.execute(request).await.unwrap();
+            std::hint::black_box(response.bytes().await.unwrap());
+        }
+    });
+    started.elapsed()
 }
 
 /// A cassette opened once and replayed in batches of 100 interactions, each
@@ -183,14 +192,7 @@ impl Batches<'_> {
             let (cassette, next) = self.open.as_mut().expect("opened above");
             let requests: Vec<Request> = (*next..*next + 100).map(request).collect();
             *next += 100;
-            let started = Instant::now();
-            runtime.block_on(async {
-                for request in requests {
-                    let response = cassette.execute(request).await.unwrap();
-                    std::hint::black_box(response.bytes().await.unwrap());
-                }
-            });
-            total += started.elapsed();
+            total += replay_all(runtime, cassette, requests);
         }
         total
     }

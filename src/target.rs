@@ -230,41 +230,70 @@ pub(crate) fn is_plain(path: &str) -> bool {
     if bytes.first() != Some(&b'/') || bytes.get(1) == Some(&b'/') {
         return false;
     }
-    let mut in_query = false;
+    // One pass, one table lookup per byte: this runs on every request.
+    let mut allowed = IN_PATH;
     // Where the current path segment started (just after its '/').
     let mut segment = 1;
     let mut at = 1;
     while at < bytes.len() {
         let b = bytes[at];
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'~' => {}
-            b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' => {}
-            b'.' => {}
-            b'\'' if !in_query => {}
-            b'%' => {
-                let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
-                if !hex(at + 1) || !hex(at + 2) {
-                    return false;
+        let class = CLASS[b as usize];
+        if class & allowed == 0 {
+            return false;
+        }
+        if class & SPECIAL != 0 {
+            let in_path = allowed == IN_PATH;
+            match b {
+                b'%' => {
+                    let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
+                    if !hex(at + 1) || !hex(at + 2) {
+                        return false;
+                    }
+                    if in_path && bytes[at + 1] == b'2' && bytes[at + 2].eq_ignore_ascii_case(&b'e')
+                    {
+                        return false;
+                    }
+                    at += 2;
                 }
-                if !in_query && bytes[at + 1] == b'2' && bytes[at + 2].eq_ignore_ascii_case(&b'e') {
-                    return false;
+                b'/' | b'?' if in_path => {
+                    if is_dot_segment(&bytes[segment..at]) {
+                        return false;
+                    }
+                    segment = at + 1;
+                    if b == b'?' {
+                        allowed = IN_QUERY;
+                    }
                 }
-                at += 2;
+                _ => {}
             }
-            b'/' | b'?' if in_query => {}
-            b'/' | b'?' => {
-                if is_dot_segment(&bytes[segment..at]) {
-                    return false;
-                }
-                segment = at + 1;
-                in_query = b == b'?';
-            }
-            _ => return false,
         }
         at += 1;
     }
-    in_query || !is_dot_segment(&bytes[segment..])
+    allowed == IN_QUERY || !is_dot_segment(&bytes[segment..])
 }
+
+/// A byte a plain path may hold as it is.
+const IN_PATH: u8 = 1;
+/// A byte a plain query may hold as it is.
+const IN_QUERY: u8 = 2;
+/// A byte [`is_plain`] looks at more closely: `%`, `/`, `?`.
+const SPECIAL: u8 = 4;
+
+/// Which of [`IN_PATH`], [`IN_QUERY`] and [`SPECIAL`] each byte is.
+static CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let both = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&()*+,;=:@";
+    let mut i = 0;
+    while i < both.len() {
+        class[both[i] as usize] = IN_PATH | IN_QUERY;
+        i += 1;
+    }
+    class[b'\'' as usize] = IN_PATH;
+    class[b'%' as usize] = IN_PATH | IN_QUERY | SPECIAL;
+    class[b'/' as usize] = IN_PATH | IN_QUERY | SPECIAL;
+    class[b'?' as usize] = IN_PATH | IN_QUERY | SPECIAL;
+    class
+};
 
 fn is_dot_segment(segment: &[u8]) -> bool {
     segment == b"." || segment == b".."

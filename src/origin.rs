@@ -11,7 +11,7 @@
 //!
 //! So [`LastOrigin`] keeps the text of the last origin and a URL parsed with
 //! it. A URL naming the same origin text with a
-//! [plain](crate::target::is_plain) path is a [`Target`] of the two texts,
+//! [plain](crate::target::plain_path_len) path is a [`Target`] of the two texts,
 //! parsed only if someone asks for its `Url`; with any other *absolute path*
 //! (`/…`) it is that URL joined with the path: a path-absolute reference replaces the
 //! path, query and fragment and keeps the rest (RFC 3986, 5.2.2), which is
@@ -49,7 +49,7 @@ impl LastOrigin {
     /// move the host or `origin` is not the last one seen. `cannot` names
     /// the error of a path that does not join.
     ///
-    /// Naming the last origin again with a [plain](crate::target::is_plain)
+    /// Naming the last origin again with a [plain](crate::target::plain_path_len)
     /// path parses nothing at all: the [`Target`] is the two texts, and a
     /// `Url` is made only if someone asks for one.
     pub(crate) fn target(

@@ -67,6 +67,7 @@ mod request;
 mod response;
 pub mod server;
 pub mod sse;
+mod target;
 pub mod ws;
 mod yaml;
 

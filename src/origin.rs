@@ -1,5 +1,6 @@
 //! The last origin a stream of URLs named, so that the next URL naming it
-//! again costs a path parse instead of a whole-URL parse.
+//! again costs no parse at all (a path join when the path is not plain)
+//! instead of a whole-URL parse.
 //!
 //! Why: parsing a whole URL costs most in its host. The `url` crate runs
 //! IDNA processing on every host, even `127.0.0.1` or `api.test`, then
@@ -9,8 +10,10 @@
 //! of one served connection, nearly always name the host they named last.
 //!
 //! So [`LastOrigin`] keeps the text of the last origin and a URL parsed with
-//! it. A URL naming the same origin text with an *absolute path* (`/…`) is
-//! that URL joined with the path: a path-absolute reference replaces the
+//! it. A URL naming the same origin text with a
+//! [plain](crate::target::plain_path_len) path is a [`Target`] of the two texts,
+//! parsed only if someone asks for its `Url`; with any other *absolute path*
+//! (`/…`) it is that URL joined with the path: a path-absolute reference replaces the
 //! path, query and fragment and keeps the rest (RFC 3986, 5.2.2), which is
 //! exactly what a whole parse would give, because the origin text is the
 //! same. A path starting `//` (or `/\`, which the `url` crate reads the same
@@ -21,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use url::Url;
 
 use crate::mock::lock;
+use crate::target::{Origin, Target};
 use crate::{Error, Result};
 
 /// The last origin seen and a URL parsed with it; see the [module](self).
@@ -29,7 +33,14 @@ use crate::{Error, Result};
 /// only to clone an `Arc`, never while a URL is parsed or joined.
 #[derive(Debug, Default)]
 pub(crate) struct LastOrigin {
-    last: Mutex<Option<Arc<(String, Url)>>>,
+    last: Mutex<Option<Arc<Last>>>,
+}
+
+#[derive(Debug)]
+struct Last {
+    /// The origin's text, as the caller keys it.
+    key: String,
+    origin: Arc<Origin>,
 }
 
 impl LastOrigin {
@@ -37,25 +48,40 @@ impl LastOrigin {
     /// `path`. `whole` parses the two together; it runs when `path` could
     /// move the host or `origin` is not the last one seen. `cannot` names
     /// the error of a path that does not join.
-    pub(crate) fn url(
+    ///
+    /// Naming the last origin again with a [plain](crate::target::plain_path_len)
+    /// path parses nothing at all: the [`Target`] is the two texts, and a
+    /// `Url` is made only if someone asks for one.
+    pub(crate) fn target(
         &self,
         origin: &str,
         path: &str,
         whole: impl FnOnce() -> Result<Url>,
         cannot: impl FnOnce(url::ParseError) -> Error,
-    ) -> Result<Url> {
+    ) -> Result<Target> {
         if !keeps_host(path) {
-            return whole();
+            return whole().map(Target::from);
         }
         let last = lock(&self.last).clone();
         if let Some(last) = last
-            && last.0 == origin
+            && last.key == origin
         {
-            return last.1.join(path).map_err(cannot);
+            if let Some(target) = Target::joined(&last.origin, path) {
+                return Ok(target);
+            }
+            return last
+                .origin
+                .url()
+                .join(path)
+                .map(Target::from)
+                .map_err(cannot);
         }
         let url = whole()?;
-        *lock(&self.last) = Some(Arc::new((origin.to_owned(), url.clone())));
-        Ok(url)
+        *lock(&self.last) = Some(Arc::new(Last {
+            key: origin.to_owned(),
+            origin: Arc::new(Origin::of(url.clone())),
+        }));
+        Ok(Target::from(url))
     }
 }
 
@@ -71,8 +97,6 @@ fn keeps_host(path: &str) -> bool {
 /// authority ending at the first `/`, `?`, `#` or `\`. `None` otherwise, and
 /// the caller parses the text whole.
 pub(crate) fn split_origin(url: &str) -> Option<(&str, &str)> {
-    // One pass over the bytes: this runs on every request.
-    let stripped = |b: &u8| *b <= b' ' || *b == 0x7f;
     let bytes = url.as_bytes();
     let colon = bytes.iter().position(|&b| b == b':')?;
     let scheme = &bytes[..colon];
@@ -80,20 +104,19 @@ pub(crate) fn split_origin(url: &str) -> Option<(&str, &str)> {
     if !known.iter().any(|k| scheme.eq_ignore_ascii_case(k)) || !url[colon..].starts_with("://") {
         return None;
     }
-    let authority = colon + 3;
-    let mut end = bytes.len();
-    for (at, b) in bytes.iter().enumerate().skip(authority) {
-        if stripped(b) {
-            return None;
-        }
-        if matches!(b, b'/' | b'?' | b'#' | b'\\') {
-            end = at;
-            break;
-        }
-    }
-    if bytes[end..].iter().any(stripped) {
+    // Without early exits: this runs on every request, and nearly every
+    // URL has no such byte.
+    let stripped = bytes
+        .iter()
+        .fold(false, |seen, &b| seen | (b <= b' ') | (b == 0x7f));
+    if stripped {
         return None;
     }
+    let authority = colon + 3;
+    let end = bytes[authority..]
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+        .map_or(bytes.len(), |at| authority + at);
     Some(url.split_at(end))
 }
 
@@ -103,12 +126,14 @@ mod tests {
 
     fn via_cache(cache: &LastOrigin, text: &str) -> Result<Url> {
         match split_origin(text) {
-            Some((origin, path)) => cache.url(
-                origin,
-                path,
-                || Url::parse(text).map_err(|err| Error::invalid(err.to_string())),
-                |err| Error::invalid(err.to_string()),
-            ),
+            Some((origin, path)) => cache
+                .target(
+                    origin,
+                    path,
+                    || Url::parse(text).map_err(|err| Error::invalid(err.to_string())),
+                    |err| Error::invalid(err.to_string()),
+                )
+                .map(Target::into_url),
             None => Url::parse(text).map_err(|err| Error::invalid(err.to_string())),
         }
     }

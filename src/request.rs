@@ -5,6 +5,8 @@ use std::fmt;
 use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
 use url::Url;
 
+use crate::fault::wire::WireControl;
+use crate::target::Target;
 use crate::{Body, Error, Result};
 
 /// An HTTP request as engines see it: method, absolute URL, headers, version,
@@ -22,23 +24,33 @@ use crate::{Body, Error, Result};
 /// ```
 pub struct Request {
     method: Method,
-    url: Url,
+    target: Target,
     headers: HeaderMap,
     version: Version,
     body: Body,
     extensions: Extensions,
+    /// The served connection the request came in on, which faults act on
+    /// (a reset, raw bytes). A field rather than an extension: `serve` sets
+    /// it on every request, and a first extension costs three allocations.
+    wire: Option<WireControl>,
 }
 
 impl Request {
     /// A request with no headers and an empty body.
     pub fn new(method: Method, url: Url) -> Request {
+        Request::to(method, Target::from(url))
+    }
+
+    /// A request to `target`, with no headers and an empty body.
+    pub(crate) fn to(method: Method, target: Target) -> Request {
         Request {
             method,
-            url,
+            target,
             headers: HeaderMap::new(),
             version: Version::HTTP_11,
             body: Body::empty(),
             extensions: Extensions::new(),
+            wire: None,
         }
     }
 
@@ -53,13 +65,41 @@ impl Request {
     }
 
     /// The absolute URL.
+    ///
+    /// The client keeps a URL it built from a known origin and a plain path
+    /// as text, and parses it the first time this is called; [`path`](Self::path)
+    /// and [`query`](Self::query) read the text without parsing.
     pub fn url(&self) -> &Url {
-        &self.url
+        self.target.url()
     }
 
     /// The URL, mutably.
     pub fn url_mut(&mut self) -> &mut Url {
-        &mut self.url
+        self.target.url_mut()
+    }
+
+    /// The URL's path, as [`Url::path`] gives it, without parsing the URL.
+    ///
+    /// ```
+    /// use wiretape::{Method, Request};
+    ///
+    /// let request = Request::new(Method::GET, "http://api.test/users?page=2".parse().unwrap());
+    /// assert_eq!(request.path(), "/users");
+    /// assert_eq!(request.query(), Some("page=2"));
+    /// ```
+    pub fn path(&self) -> &str {
+        self.target.path()
+    }
+
+    /// The URL's query without its `?`, as [`Url::query`] gives it, without
+    /// parsing the URL.
+    pub fn query(&self) -> Option<&str> {
+        self.target.query()
+    }
+
+    /// The request's target, text or parsed.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
     }
 
     /// The headers.
@@ -121,7 +161,22 @@ impl Request {
 
     /// Takes the URL out, dropping the rest of the request.
     pub fn into_url(self) -> Url {
-        self.url
+        self.target.into_url()
+    }
+
+    /// Takes the target out, dropping the rest of the request.
+    pub(crate) fn into_target(self) -> Target {
+        self.target
+    }
+
+    /// The served connection the request came in on, if any.
+    pub(crate) fn wire(&self) -> Option<&WireControl> {
+        self.wire.as_ref()
+    }
+
+    /// Names the served connection the request came in on.
+    pub(crate) fn set_wire(&mut self, wire: WireControl) {
+        self.wire = Some(wire);
     }
 
     /// Takes the body out, leaving an empty one.
@@ -134,11 +189,12 @@ impl Request {
     pub fn try_clone(&self) -> Option<Request> {
         Some(Request {
             method: self.method.clone(),
-            url: self.url.clone(),
+            target: self.target.clone(),
             headers: self.headers.clone(),
             version: self.version,
             body: self.body.try_clone()?,
             extensions: self.extensions.clone(),
+            wire: self.wire.clone(),
         })
     }
 
@@ -146,20 +202,22 @@ impl Request {
     pub fn into_parts(self) -> (Request, Body) {
         let Request {
             method,
-            url,
+            target,
             headers,
             version,
             body,
             extensions,
+            wire,
         } = self;
         (
             Request {
                 method,
-                url,
+                target,
                 headers,
                 version,
                 body: Body::empty(),
                 extensions,
+                wire,
             },
             body,
         )
@@ -170,12 +228,16 @@ impl fmt::Display for Request {
     /// `METHOD URL`, the form every error message and log line uses to name
     /// a request. A password in the URL shows as `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_name(f, &self.method, &self.url)
+        write_name(f, &self.method, &self.target)
     }
 }
 
-fn write_name(f: &mut fmt::Formatter<'_>, method: &Method, url: &Url) -> fmt::Result {
-    write!(f, "{method} {}", shown_url(url))
+fn write_name(f: &mut fmt::Formatter<'_>, method: &Method, target: &Target) -> fmt::Result {
+    if target.has_password() {
+        write!(f, "{method} {}", shown_url(target.url()))
+    } else {
+        write!(f, "{method} {}", target.as_str())
+    }
 }
 
 /// A request's name, `METHOD URL` as [`Request`]'s `Display` writes it, kept
@@ -185,18 +247,18 @@ fn write_name(f: &mut fmt::Formatter<'_>, method: &Method, url: &Url) -> fmt::Re
 #[derive(Clone)]
 pub(crate) struct RequestName {
     method: Method,
-    url: Url,
+    target: Target,
 }
 
 impl RequestName {
-    pub(crate) fn new(method: Method, url: Url) -> RequestName {
-        RequestName { method, url }
+    pub(crate) fn new(method: Method, target: Target) -> RequestName {
+        RequestName { method, target }
     }
 }
 
 impl fmt::Display for RequestName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_name(f, &self.method, &self.url)
+        write_name(f, &self.method, &self.target)
     }
 }
 
@@ -214,7 +276,7 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("url", &self.url.as_str())
+            .field("url", &self.target.as_str())
             .field("headers", &self.headers)
             .field("version", &self.version)
             .field("body", &self.body)
@@ -236,11 +298,12 @@ impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
         })?;
         Ok(Request {
             method: parts.method,
-            url,
+            target: Target::from(url),
             headers: parts.headers,
             version: parts.version,
             body: body.into(),
             extensions: parts.extensions,
+            wire: None,
         })
     }
 }
@@ -256,17 +319,17 @@ impl TryFrom<Request> for http::Request<Body> {
 }
 
 impl Request {
-    /// The `http::Request` to send, and the URL it was made from (which an
-    /// engine gives the response), without copying the URL.
-    pub(crate) fn into_http(self) -> Result<(http::Request<Body>, Url)> {
-        let uri = url_to_uri(&self.url)?;
+    /// The `http::Request` to send, and the target it was made from (which
+    /// an engine gives the response), without copying the URL.
+    pub(crate) fn into_http(self) -> Result<(http::Request<Body>, Target)> {
+        let uri = self.target.to_uri()?;
         let mut out = http::Request::new(self.body);
         *out.method_mut() = self.method;
         *out.uri_mut() = uri;
         *out.headers_mut() = self.headers;
         *out.version_mut() = self.version;
         *out.extensions_mut() = self.extensions;
-        Ok((out, self.url))
+        Ok((out, self.target))
     }
 }
 

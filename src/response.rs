@@ -12,6 +12,7 @@ use url::Url;
 use crate::body::ChunkStream;
 use crate::error::StatusError;
 use crate::request::shown_url;
+use crate::target::Target;
 use crate::{Body, Error, Result};
 
 /// How much of an error response's body [`Response::error_for_status`] keeps.
@@ -47,7 +48,7 @@ pub struct Response {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
-    url: Option<Url>,
+    url: Option<Target>,
     body: Body,
     extensions: Extensions,
 }
@@ -115,7 +116,13 @@ impl Response {
 
     /// Sets the URL this response answers, returning the response.
     pub fn with_url(mut self, url: Url) -> Response {
-        self.url = Some(url);
+        self.url = Some(Target::from(url));
+        self
+    }
+
+    /// Sets the target this response answers, returning the response.
+    pub(crate) fn with_target(mut self, target: Target) -> Response {
+        self.url = Some(target);
         self
     }
 
@@ -152,7 +159,7 @@ impl Response {
     /// The URL this response answers: after redirects, the final one.
     /// `about:blank` for a response that no engine has sent yet.
     pub fn url(&self) -> &Url {
-        self.url.as_ref().unwrap_or(&UNSET_URL)
+        self.url.as_ref().map_or(&UNSET_URL, Target::url)
     }
 
     /// Whether an engine or the client has set the URL.
@@ -162,7 +169,12 @@ impl Response {
 
     /// Sets the URL.
     pub fn set_url(&mut self, url: Url) {
-        self.url = Some(url);
+        self.url = Some(Target::from(url));
+    }
+
+    /// Sets the target this response answers.
+    pub(crate) fn set_target(&mut self, target: Target) {
+        self.url = Some(target);
     }
 
     /// The body.

@@ -19,6 +19,7 @@ use crate::plugins::{
     Auth, Cache, Chain, ContentEncoding, DefaultRequest, Installed, Logging, Plugin, Redirect,
     ResponseValidator, Retry, Timeouts,
 };
+use crate::target::{Origin, Target};
 use crate::ws::{WebSocket, WsConfig};
 use crate::{Error, Request, Response, Result};
 
@@ -54,7 +55,9 @@ pub struct Client {
 
 struct Inner {
     engine: Arc<dyn Engine>,
-    base_url: Option<Url>,
+    /// The base URL, kept as an origin so that "/users/7" joins to it
+    /// without parsing.
+    base: Option<Arc<Origin>>,
     /// Absolute request URLs naming the last origin again parse only their path.
     last_origin: LastOrigin,
     chain: Chain,
@@ -113,7 +116,7 @@ impl Client {
     pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
         let request = self
             .resolve(url.as_ref())
-            .map(|url| Request::new(method, url));
+            .map(|target| Request::to(method, target));
         RequestBuilder::new(self.clone(), request)
     }
 
@@ -134,8 +137,8 @@ impl Client {
     }
 
     /// Resolves `url` against the base URL, if it is not absolute.
-    fn resolve(&self, url: &str) -> Result<Url> {
-        crate::plugins::resolve(self.inner.base_url.as_ref(), &self.inner.last_origin, url)
+    fn resolve(&self, url: &str) -> Result<Target> {
+        crate::plugins::resolve(self.inner.base.as_ref(), &self.inner.last_origin, url)
     }
 
     /// Sends a request built elsewhere through this client: through the
@@ -203,7 +206,7 @@ impl Client {
 
     /// The base URL, if one was set.
     pub fn base_url(&self) -> Option<&Url> {
-        self.inner.base_url.as_ref()
+        self.inner.base.as_deref().map(Origin::url)
     }
 }
 
@@ -216,7 +219,7 @@ impl Default for Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url.as_ref().map(Url::as_str))
+            .field("base_url", &self.base_url().map(Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -395,11 +398,15 @@ impl ClientBuilder {
         let engine = self
             .engine
             .unwrap_or_else(|| Arc::new(HyperEngine::default()));
-        let base_url = self.plugins.default_request.base().cloned();
+        let base = self
+            .plugins
+            .default_request
+            .base()
+            .map(|url| Arc::new(Origin::of(url.clone())));
         Ok(Client {
             inner: Arc::new(Inner {
                 engine,
-                base_url,
+                base,
                 last_origin: LastOrigin::default(),
                 chain: self.plugins.into_chain(),
                 websocket: self.websocket,

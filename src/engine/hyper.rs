@@ -271,9 +271,9 @@ impl Engine for HyperEngine {
     fn execute(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
         Box::pin(async move {
             let connect_limit = request.extensions().get::<ConnectTimeout>().map(|c| c.0);
-            let (mut request, url) = request.into_http()?;
+            let (mut request, target) = request.into_http()?;
             // Formatted only when an error names the request.
-            let name = RequestName::new(request.method().clone(), url.clone());
+            let name = RequestName::new(request.method().clone(), target.clone());
             // Only here, below every plugin and recorder: the proxy's
             // credentials never reach a log or a cassette.
             let route = self.settings.proxies.forwarding(request.uri());
@@ -292,7 +292,7 @@ impl Engine for HyperEngine {
             let body = from_http_body(incoming, move |err| {
                 classify(&err, &name.to_string(), false)
             });
-            Ok(Response::from(http::Response::from_parts(parts, body)).with_url(url))
+            Ok(Response::from(http::Response::from_parts(parts, body)).with_target(target))
         })
     }
 

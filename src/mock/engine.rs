@@ -258,12 +258,12 @@ impl Engine for MockEngine {
             let body = request.take_body().buffered().await?;
             *request.body_mut() = body;
             let for_handler = request.try_clone().expect("the body was just buffered");
-            let url = request.url().clone();
+            let target = request.target().clone();
             self.remember(request);
             let handler = self.pick(&for_handler)?;
             let mut response = handler(for_handler).await?;
             if !response.has_url() {
-                response.set_url(url);
+                response.set_target(target);
             }
             let mut responses = lock(&self.inner.responses);
             let limit = responses.body_limit();

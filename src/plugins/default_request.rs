@@ -1,6 +1,7 @@
 //! DefaultRequest: base URL, default headers and default query parameters.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
@@ -8,6 +9,7 @@ use url::Url;
 use super::{Next, Plugin};
 use crate::engine::BoxFuture;
 use crate::origin::{LastOrigin, split_origin};
+use crate::target::{Origin, Target};
 use crate::ws::WsConnection;
 use crate::{Error, Request, Response, Result};
 
@@ -186,21 +188,26 @@ pub(super) fn plugin(config: DefaultRequest) -> std::sync::Arc<dyn Plugin> {
 /// Resolves `url` against `base`, if it is not absolute.
 /// An absolute URL naming the origin the last one named costs a path parse
 /// ([`LastOrigin`]).
-pub(crate) fn resolve(base: Option<&Url>, last: &LastOrigin, url: &str) -> Result<Url> {
+pub(crate) fn resolve(base: Option<&Arc<Origin>>, last: &LastOrigin, url: &str) -> Result<Target> {
     // The common case in a client with a base URL, "/users/7", cannot be
-    // absolute: join it directly instead of paying for a failed parse first.
+    // absolute: join it directly instead of paying for a failed parse first,
+    // and without parsing at all when the path is plain.
     if let (Some(base), Some(b'/' | b'?' | b'#')) = (base, url.as_bytes().first()) {
-        return join(base, url);
+        if let Some(target) = Target::joined(base, url) {
+            return Ok(target);
+        }
+        return join(base.url(), url).map(Target::from);
     }
+    let base = base.map(|base| base.url());
     if let Some((origin, path)) = split_origin(url) {
-        return last.url(
+        return last.target(
             origin,
             path,
             || parse(base, url),
             |err| Error::invalid(format!("invalid URL {url:?}: {err}")),
         );
     }
-    parse(base, url)
+    parse(base, url).map(Target::from)
 }
 
 fn parse(base: Option<&Url>, url: &str) -> Result<Url> {
@@ -227,27 +234,33 @@ fn join(base: &Url, url: &str) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::resolve;
+    use std::sync::Arc;
+
     use crate::origin::LastOrigin;
+    use crate::target::Origin;
     use url::Url;
 
     #[test]
     fn references_starting_with_a_delimiter_resolve_like_url_join() {
-        let base = Url::parse("https://api.test/v1/users?page=2#top").unwrap();
+        let url = Url::parse("https://api.test/v1/users?page=2#top").unwrap();
+        let base = Arc::new(Origin::of(url.clone()));
         for (reference, expected) in [
             ("/health", "https://api.test/health"),
+            (
+                "/users/7?fields=name",
+                "https://api.test/users/7?fields=name",
+            ),
+            ("/a/../b", "https://api.test/b"),
+            ("/caf\u{e9}", "https://api.test/caf%C3%A9"),
             ("//other.test/x", "https://other.test/x"),
             ("?page=3", "https://api.test/v1/users?page=3"),
             ("#bottom", "https://api.test/v1/users?page=2#bottom"),
             ("7", "https://api.test/v1/7"),
             ("http://abs.test/", "http://abs.test/"),
         ] {
-            assert_eq!(
-                resolve(Some(&base), &LastOrigin::default(), reference)
-                    .unwrap()
-                    .as_str(),
-                expected,
-                "{reference}"
-            );
+            let target = resolve(Some(&base), &LastOrigin::default(), reference).unwrap();
+            assert_eq!(target.as_str(), expected, "{reference}");
+            assert_eq!(target.url(), &url.join(reference).unwrap(), "{reference}");
         }
         assert!(
             resolve(None, &LastOrigin::default(), "/health")

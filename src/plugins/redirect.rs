@@ -233,7 +233,7 @@ fn next_request(mut head: Request, body: Option<Body>, becomes_get: bool, target
 /// costs no copy.
 fn answered_by(mut response: Response, head: Request) -> Response {
     if !response.has_url() {
-        response.set_url(head.into_url());
+        response.set_target(head.into_target());
     }
     response
 }
@@ -250,11 +250,11 @@ impl Plugin for RedirectPlugin {
         if policy.max_hops == 0 {
             // Nothing will be followed: keep only the URL the response may
             // need, not a copy of the whole request head.
-            let url = request.url().clone();
+            let target = request.target().clone();
             return Box::pin(async move {
                 let mut response = next.run(request).await?;
                 if !response.has_url() {
-                    response.set_url(url);
+                    response.set_target(target);
                 }
                 Ok(response)
             });

@@ -429,17 +429,17 @@ async fn handle(
     let websocket = is_websocket_upgrade(&incoming);
     // A target no URL can be made of (a Host header with a space, say) is
     // the client's mistake: a 400 that says so, not a dropped connection.
-    let url = match connection.targets.url(&incoming, websocket) {
-        Ok(url) => url,
+    let target = match connection.targets.target(&incoming, websocket) {
+        Ok(target) => target,
         Err(err) => return error_response(err),
     };
     let version = incoming.version();
     let on_upgrade = websocket.then(|| hyper::upgrade::on(&mut incoming));
     let (parts, body) = incoming.into_parts();
-    let mut request = Request::new(parts.method, url);
+    let mut request = Request::to(parts.method, target);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
-    request.extensions_mut().insert(connection.wire.clone());
+    request.set_wire(connection.wire.clone());
     let shared = &connection.shared;
 
     if let Some(on_upgrade) = on_upgrade {

@@ -1,11 +1,11 @@
-//! The absolute URL of each incoming request, which engines see as a
-//! [`Url`]: the scheme the server speaks, the request's authority (its own
+//! The absolute URL of each incoming request, which engines see as the
+//! request's [`Target`] (a [`Url`] when they ask): the scheme the server speaks, the request's authority (its own
 //! over HTTP/2, else the `Host` header, else the bound address), then its
 //! path and query.
 //!
 //! The requests of one connection almost always name the same host, so each
-//! connection keeps a [`LastOrigin`]: a request naming the host again has
-//! only its path and query parsed (a target starting `//` or `/\` is still
+//! connection keeps a [`LastOrigin`]: a request naming the host again with a
+//! plain path and query has nothing parsed (a target starting `//` or `/\` is still
 //! parsed whole, so no target can move the host). WebSocket upgrades, rare
 //! and of another scheme, are parsed whole.
 
@@ -15,6 +15,7 @@ use http::header;
 use url::Url;
 
 use crate::origin::LastOrigin;
+use crate::target::Target;
 use crate::{Error, Result};
 
 /// One connection's request URLs.
@@ -37,7 +38,11 @@ impl Targets {
 
     /// The absolute URL of `incoming`, or the client's mistake (a `Host`
     /// that is not a host and port) as an error naming the target.
-    pub(super) fn url<B>(&self, incoming: &hyper::Request<B>, websocket: bool) -> Result<Url> {
+    pub(super) fn target<B>(
+        &self,
+        incoming: &hyper::Request<B>,
+        websocket: bool,
+    ) -> Result<Target> {
         let uri = incoming.uri();
         let host = uri
             .authority()
@@ -57,9 +62,9 @@ impl Targets {
             (true, true) => "wss",
         };
         if websocket {
-            return parse(scheme, host, path, uri);
+            return parse(scheme, host, path, uri).map(Target::from);
         }
-        self.last.url(
+        self.last.target(
             host,
             path,
             || parse(scheme, host, path, uri),
@@ -115,7 +120,8 @@ mod tests {
             // The first call parses the base, the second joins to it.
             for _ in 0..2 {
                 let url = targets
-                    .url(&request(target, Some("api.test:8080")), false)
+                    .target(&request(target, Some("api.test:8080")), false)
+                    .map(Target::into_url)
                     .expect("a URL");
                 let whole = Url::parse(&format!("http://api.test:8080{target}")).expect("parses");
                 assert_eq!(url, whole, "{target}");
@@ -127,10 +133,12 @@ mod tests {
     fn a_target_that_looks_like_an_authority_cannot_move_the_host() {
         let targets = targets();
         targets
-            .url(&request("/warm", Some("api.test")), false)
+            .target(&request("/warm", Some("api.test")), false)
+            .map(Target::into_url)
             .expect("a URL");
         let url = targets
-            .url(&request("//evil.test/x", Some("api.test")), false)
+            .target(&request("//evil.test/x", Some("api.test")), false)
+            .map(Target::into_url)
             .expect("a URL");
         assert_eq!(url.host_str(), Some("api.test"));
         assert_eq!(url.path(), "//evil.test/x");
@@ -140,12 +148,17 @@ mod tests {
     fn each_host_gets_its_own_base_and_a_missing_one_is_the_bound_address() {
         let targets = targets();
         let first = targets
-            .url(&request("/a", Some("one.test")), false)
+            .target(&request("/a", Some("one.test")), false)
+            .map(Target::into_url)
             .expect("a URL");
         let second = targets
-            .url(&request("/a", Some("two.test:81")), false)
+            .target(&request("/a", Some("two.test:81")), false)
+            .map(Target::into_url)
             .expect("a URL");
-        let bound = targets.url(&request("/a", None), false).expect("a URL");
+        let bound = targets
+            .target(&request("/a", None), false)
+            .map(Target::into_url)
+            .expect("a URL");
         assert_eq!(first.as_str(), "http://one.test/a");
         assert_eq!(second.as_str(), "http://two.test:81/a");
         assert_eq!(bound.as_str(), "http://127.0.0.1:4000/a");
@@ -155,13 +168,16 @@ mod tests {
     fn websockets_and_tls_get_their_schemes() {
         let secure = Targets::new(true, "127.0.0.1:4000".parse().expect("an address"));
         let https = secure
-            .url(&request("/a", Some("api.test")), false)
+            .target(&request("/a", Some("api.test")), false)
+            .map(Target::into_url)
             .expect("a URL");
         let wss = secure
-            .url(&request("/a", Some("api.test")), true)
+            .target(&request("/a", Some("api.test")), true)
+            .map(Target::into_url)
             .expect("a URL");
         let ws = targets()
-            .url(&request("/a", Some("api.test")), true)
+            .target(&request("/a", Some("api.test")), true)
+            .map(Target::into_url)
             .expect("a URL");
         assert_eq!(https.as_str(), "https://api.test/a");
         assert_eq!(wss.as_str(), "wss://api.test/a");
@@ -172,10 +188,12 @@ mod tests {
     fn a_host_that_is_not_an_authority_is_refused_even_after_a_good_one() {
         let targets = targets();
         targets
-            .url(&request("/a", Some("api.test")), false)
+            .target(&request("/a", Some("api.test")), false)
+            .map(Target::into_url)
             .expect("a URL");
         let err = targets
-            .url(&request("/a", Some("api.test/admin?")), false)
+            .target(&request("/a", Some("api.test/admin?")), false)
+            .map(Target::into_url)
             .expect_err("refused");
         assert!(err.to_string().contains("is not a host and port"), "{err}");
     }

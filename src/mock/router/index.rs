@@ -18,6 +18,7 @@ use super::matchers::BodyKey;
 use super::route::Entry;
 use super::template::Segment;
 use crate::fingerprint;
+use crate::target::split_once_byte;
 
 /// A map hashed with foldhash: lookups hash a method and short path segments
 /// on every request, where SipHash's cost showed in profiles.
@@ -156,7 +157,7 @@ impl Node {
             self.end.collect(body, out);
             return;
         };
-        let (part, tail) = match rest.split_once('/') {
+        let (part, tail) = match split_once_byte(rest, b'/') {
             Some((part, tail)) => (part, Some(tail)),
             None => (rest, None),
         };

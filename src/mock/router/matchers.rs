@@ -223,8 +223,8 @@ pub fn path(template: impl AsRef<str>) -> Matcher {
             let hint = Hint::Path(template.clone());
             let expected = template.as_str().to_owned();
             Matcher::from(
-                Check::new(description, move |r| template.matches(r.url().path()))
-                    .diffed(expected, |r| r.url().path().to_owned()),
+                Check::new(description, move |r| template.matches(r.path()))
+                    .diffed(expected, |r| r.path().to_owned()),
             )
             .with_hint(hint)
         }
@@ -238,8 +238,8 @@ pub fn path_prefix(prefix: impl Into<String>) -> Matcher {
     let expected = format!("{prefix}…");
     let description = format!("path starts with {prefix}");
     Matcher::from(
-        Check::new(description, move |r| r.url().path().starts_with(&prefix))
-            .diffed(expected, |r| r.url().path().to_owned()),
+        Check::new(description, move |r| r.path().starts_with(&prefix))
+            .diffed(expected, |r| r.path().to_owned()),
     )
 }
 
@@ -247,7 +247,7 @@ pub fn path_prefix(prefix: impl Into<String>) -> Matcher {
 /// says `^…$`).
 pub fn path_regex(pattern: &str) -> Matcher {
     let description = format!("path matches /{pattern}/");
-    regex_check(description, pattern, |r| r.url().path().to_owned())
+    regex_check(description, pattern, |r| r.path().to_owned())
 }
 
 // ------------------------------------------------------------- scheme, host, port
@@ -258,8 +258,8 @@ pub fn scheme(scheme: impl AsRef<str>) -> Matcher {
     let description = format!("scheme is {wanted}");
     let expected = wanted.clone();
     Matcher::from(
-        Check::new(description, move |r| r.url().scheme() == wanted)
-            .diffed(expected, |r| r.url().scheme().to_owned()),
+        Check::new(description, move |r| r.target().scheme() == wanted)
+            .diffed(expected, |r| r.target().scheme().to_owned()),
     )
 }
 
@@ -296,10 +296,14 @@ pub fn port(port: u16) -> Matcher {
 
 // ------------------------------------------------------------------------ query
 
+/// The query's decoded pairs, as [`Url::query_pairs`](url::Url::query_pairs)
+/// gives them, read from the request's text without parsing its URL.
+fn query_pairs(request: &Request) -> url::form_urlencoded::Parse<'_> {
+    url::form_urlencoded::parse(request.query().unwrap_or("").as_bytes())
+}
+
 fn query_values(request: &Request, name: &str) -> Vec<String> {
-    request
-        .url()
-        .query_pairs()
+    query_pairs(request)
         .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .collect()
@@ -309,10 +313,7 @@ fn query_actual(name: String) -> impl Fn(&Request) -> String + Send + Sync + 'st
     move |r| {
         let values = query_values(r, &name);
         if values.is_empty() {
-            format!(
-                "(no {name} parameter; query: {})",
-                r.url().query().unwrap_or("")
-            )
+            format!("(no {name} parameter; query: {})", r.query().unwrap_or(""))
         } else {
             values
                 .iter()
@@ -332,7 +333,7 @@ pub fn query_param(name: impl Into<String>, value: impl Into<String>) -> Matcher
     let actual = query_actual(name.clone());
     Matcher::from(
         Check::new(description, move |r| {
-            r.url().query_pairs().any(|(k, v)| k == name && v == value)
+            query_pairs(r).any(|(k, v)| k == name && v == value)
         })
         .diffed(expected, actual),
     )
@@ -345,10 +346,8 @@ pub fn query_param_exists(name: impl Into<String>) -> Matcher {
     let expected = format!("{name}=…");
     let actual = query_actual(name.clone());
     Matcher::from(
-        Check::new(description, move |r| {
-            r.url().query_pairs().any(|(k, _)| k == name)
-        })
-        .diffed(expected, actual),
+        Check::new(description, move |r| query_pairs(r).any(|(k, _)| k == name))
+            .diffed(expected, actual),
     )
 }
 
@@ -360,7 +359,7 @@ pub fn query_param_missing(name: impl Into<String>) -> Matcher {
     let actual = query_actual(name.clone());
     Matcher::from(
         Check::new(description, move |r| {
-            !r.url().query_pairs().any(|(k, _)| k == name)
+            !query_pairs(r).any(|(k, _)| k == name)
         })
         .diffed(expected, actual),
     )
@@ -403,9 +402,7 @@ where
     let shown = wanted.clone();
     Matcher::from(
         Check::new(description, move |r| {
-            let mut have: Vec<(String, String)> = r
-                .url()
-                .query_pairs()
+            let mut have: Vec<(String, String)> = query_pairs(r)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
             wanted
@@ -421,9 +418,7 @@ where
         .diffed(expected, move |r| {
             // The request's pairs for the names the route cares about, sorted
             // like the expected ones so that the diff shows only real changes.
-            let mut have: Vec<String> = r
-                .url()
-                .query_pairs()
+            let mut have: Vec<String> = query_pairs(r)
                 .filter(|(k, _)| shown.iter().any(|(name, _)| name == k))
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();

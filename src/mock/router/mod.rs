@@ -589,7 +589,7 @@ impl Router {
     ) -> Option<Arc<Entry>> {
         table.index.candidates(
             request.method(),
-            request.url().path(),
+            request.path(),
             matchers::body(request),
             candidates,
         );

@@ -268,7 +268,7 @@ impl Responder {
                 let params = Params {
                     pairs: context
                         .template
-                        .and_then(|t| t.captures(context.request.url().path()))
+                        .and_then(|t| t.captures(context.request.path()))
                         .unwrap_or_default(),
                 };
                 ready(self.overlay(respond(context.request, &params)))

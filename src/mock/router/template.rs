@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::target::split_once_byte;
+
 /// One segment of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Segment {
@@ -110,7 +112,7 @@ impl PathTemplate {
             let Some(current) = remaining else {
                 return false;
             };
-            let (part, tail) = match current.split_once('/') {
+            let (part, tail) = match split_once_byte(current, b'/') {
                 Some((part, tail)) => (part, Some(tail)),
                 None => (current, None),
             };

@@ -226,10 +226,12 @@ impl CassetteBuilder {
         }
         let environment = self.environment.unwrap_or_else(Environment::from_process);
         let mode = environment.mode(self.mode)?;
+        // A tape handed over was not checked: its responses are rebuilt on
+        // each replay (and fail then, if they are broken).
         let loaded = match (mode, self.tape) {
             (Mode::Record | Mode::Passthrough, _) => None,
-            (_, Some(tape)) => Some(tape),
-            (_, None) => store::load(&path)?,
+            (_, Some(tape)) => Some((tape, Vec::new())),
+            (_, None) => store::load_for_replay(&path)?,
         };
         let (replaying, recording) = match (mode, loaded.is_some()) {
             (Mode::Passthrough, _) => (false, false),
@@ -257,7 +259,8 @@ impl CassetteBuilder {
             }
             (Mode::Once, false) => (false, true),
         };
-        let loaded = loaded.unwrap_or_default().interactions;
+        let (tape, answers) = loaded.unwrap_or_default();
+        let loaded = tape.interactions;
         let index = Index::build(&loaded, &self.matchers).map_err(|err| file_error(&path, err))?;
         Ok(Cassette {
             inner: Arc::new(inner),
@@ -277,6 +280,7 @@ impl CassetteBuilder {
                 recording,
                 state: Mutex::new(State {
                     loaded,
+                    answers,
                     index,
                     recorded: Default::default(),
                     dirty: mode == Mode::Record,

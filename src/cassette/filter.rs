@@ -7,6 +7,7 @@
 //! filters, the defaults of [`super::secrets`] hide credentials found by
 //! name and shape, each of which a user can switch off on its own.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use regex::Regex;
@@ -233,9 +234,14 @@ impl Filters {
     /// the replaying request's own values back.
     pub(crate) fn for_request(&self, url: &Url, headers: &Headers, body: &[u8]) -> Filters {
         let mut seen = Seen::default();
+        // The values no header filter replaces, searched for JWTs last (the
+        // order of finding names the placeholders): each name is looked up
+        // once.
+        let mut unfiltered = Vec::new();
         for (name, values) in &headers.0 {
-            if self.header_placeholder(name).is_some() {
-                values.iter().for_each(|v| seen.add_header(name, v));
+            match self.header_placeholder(name) {
+                Some(_) => values.iter().for_each(|v| seen.add_header(name, v)),
+                None => unfiltered.push(values),
             }
         }
         if self.rules.defaults.userinfo {
@@ -249,9 +255,11 @@ impl Filters {
                 None => {}
             }
         }
-        for (key, value) in url.query_pairs() {
-            if self.hides_key(&key) {
-                seen.add(&key, &value);
+        if url.query().is_some_and(|query| self.hides_a_key_in(query)) {
+            for (key, value) in url.query_pairs() {
+                if self.hides_key(&key) {
+                    seen.add(&key, &value);
+                }
             }
         }
         if let Ok(text) = std::str::from_utf8(body) {
@@ -261,7 +269,7 @@ impl Filters {
                 named.iter().for_each(|(key, value)| {
                     seen.add(key, value);
                 });
-            } else if secrets::looks_like_form(text) {
+            } else if secrets::looks_like_form(text) && self.hides_a_key_in(text) {
                 for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
                     if self.hides_key(&key) {
                         seen.add(&key, &value);
@@ -274,11 +282,10 @@ impl Filters {
         }
         if self.rules.defaults.jwts {
             seen.add_jwts(url.as_str());
-            for (name, values) in &headers.0 {
-                if self.header_placeholder(name).is_none() {
-                    values.iter().for_each(|v| seen.add_jwts(v));
-                }
-            }
+            unfiltered
+                .into_iter()
+                .flatten()
+                .for_each(|value| seen.add_jwts(value));
         }
         let mut filters = self.clone();
         if self.rules.defaults.echoes {
@@ -346,7 +353,7 @@ impl Filters {
                 let _ = url.set_username(&placeholder);
             }
         }
-        if url.query().is_some() && self.touches_query(url) {
+        if url.query().is_some_and(|query| self.touches_query(query)) {
             let mut changed = false;
             let mut local = Seen::default();
             let pairs: Vec<(String, String)> = url
@@ -406,17 +413,24 @@ impl Filters {
         }
     }
 
-    /// Whether a filter may replace a query parameter of `url`: one named by
-    /// a query filter, or a credential key. Most URLs have none, and their
+    /// Whether a filter may replace a parameter of `query`: one named by a
+    /// query filter, or a credential key. Most URLs have none, and their
     /// query is then left as it is, never copied into owned pairs.
-    fn touches_query(&self, url: &Url) -> bool {
-        url.query_pairs().any(|(key, _)| {
+    fn touches_query(&self, query: &str) -> bool {
+        form_keys(query).any(|key| {
             self.rules
                 .query
                 .iter()
                 .any(|(param, _)| param.as_str() == key)
                 || self.hides_key(&key)
         })
+    }
+
+    /// Whether a key of `text` (a query or form body) is one whose value is
+    /// hidden by default. Only the keys are looked at: a request without
+    /// one costs no decoding of its values.
+    fn hides_a_key_in(&self, text: &str) -> bool {
+        form_keys(text).any(|key| self.hides_key(&key))
     }
 
     /// The body with regex matches, JSON-path values, credential keys' values,
@@ -488,7 +502,7 @@ impl Filters {
             *text = replaced;
             return changed;
         }
-        if !secrets::looks_like_form(text) {
+        if !secrets::looks_like_form(text) || !self.hides_a_key_in(text) {
             return false;
         }
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
@@ -739,6 +753,30 @@ fn replace_named(
             .for_each(|i| replace_named(i, hides, placeholder)),
         _ => {}
     }
+}
+
+/// The keys of a query or form body (`a=1&b=2`), decoded exactly as
+/// `form_urlencoded::parse` decodes them, without decoding any value. Whether
+/// a filter applies to a request's query depends on its keys only, and most
+/// keys need no decoding (no `%`, no `+`): they are borrowed as written.
+/// Bytes are scanned as `form_urlencoded` scans them (a `str` search for
+/// `&` or `=` costs more in set-up than these short texts take to read).
+fn form_keys(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    text.as_bytes()
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
+            if key.iter().any(|&b| b == b'%' || b == b'+') {
+                // No `&` or `=` in `key`: it parses as one pair, its key decoded.
+                url::form_urlencoded::parse(key)
+                    .next()
+                    .map_or(Cow::Borrowed(""), |(key, _)| key)
+            } else {
+                // Cut at ASCII bytes of a `str`, so UTF-8: borrowed.
+                String::from_utf8_lossy(key)
+            }
+        })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -998,6 +1036,59 @@ mod tests {
             "user=ada&password=<PW>&key=<SK>$1"
         );
         assert_eq!(filters.body(b"nothing here"), None);
+    }
+
+    #[test]
+    fn form_keys_are_the_keys_form_urlencoded_parses() {
+        for text in [
+            "",
+            "&",
+            "&&a=1&&",
+            "a",
+            "a=",
+            "=b",
+            "=",
+            "a=b=c",
+            "page=2&sort=name",
+            "a+b=1",
+            "+=+",
+            "a%20b=1",
+            "access%5Ftoken=x",
+            "%E2%82%AC=1",
+            "%ZZ=1",
+            "a%=1",
+            "%=1",
+            "%C3=1",
+            "ключ=значение&ключ%20два=1",
+            "a;b=1",
+            "a=1%26b=2",
+            "x=%26&y",
+        ] {
+            let fast: Vec<Cow<'_, str>> = form_keys(text).collect();
+            let slow: Vec<Cow<'_, str>> = url::form_urlencoded::parse(text.as_bytes())
+                .map(|(key, _)| key)
+                .collect();
+            assert_eq!(fast, slow, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_credential_key_is_found_however_its_name_is_encoded() {
+        let filters = Filters::default();
+        for query in [
+            "access_token=s3cr3t",
+            "access%5Ftoken=s3cr3t",
+            "a=1&access_token",
+        ] {
+            assert!(filters.hides_a_key_in(query), "{query}");
+            assert!(filters.touches_query(query), "{query}");
+        }
+        assert!(!filters.hides_a_key_in("page=2&sort=name"));
+        assert!(!filters.touches_query("page=2&sort=name"));
+        let mut filters = Filters::default();
+        filters.query("page", "<PAGE>");
+        assert!(filters.touches_query("sort=name&page=2"));
+        assert!(!filters.hides_a_key_in("sort=name&page=2"));
     }
 
     #[test]

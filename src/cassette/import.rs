@@ -143,7 +143,7 @@ fn vcr_items(root: &Value, origin: &Path, list: &str, dialect: &str) -> Result<T
 /// why not.
 fn checked(i: usize, interaction: Interaction) -> std::result::Result<Interaction, String> {
     match super::replay::validate(i, &interaction) {
-        Ok(()) => Ok(interaction),
+        Ok(_) => Ok(interaction),
         // The message names wiretape's interaction; the caller names the
         // source entry.
         Err(invalid) => Err(invalid

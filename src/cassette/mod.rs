@@ -301,6 +301,9 @@ struct Shared {
 
 struct State {
     loaded: Vec<Interaction>,
+    /// The responses of `loaded` as replay hands them out, made when the
+    /// file was checked (empty for a tape handed to the builder).
+    answers: Vec<Option<replay::Answer>>,
     index: Index,
     recorded: Slots,
     dirty: bool,
@@ -498,12 +501,13 @@ impl Shared {
     }
 
     /// Finds the recorded interaction that answers `live` and makes `answer`
-    /// of it (index and interaction); a miss error when nothing answers and
-    /// the cassette does not record, `None` when it records.
+    /// of it (index, interaction and its response as replay hands it out);
+    /// a miss error when nothing answers and the cassette does not record,
+    /// `None` when it records.
     fn lookup<T>(
         &self,
         live: &RequestParts,
-        answer: impl FnOnce(usize, &Interaction) -> T,
+        answer: impl FnOnce(usize, &Interaction, Option<&replay::Answer>) -> T,
     ) -> Option<Result<T>> {
         let mut guard = self.state();
         let state = &mut *guard;
@@ -513,7 +517,8 @@ impl Shared {
         {
             Lookup::Hit(i) => {
                 state.replayed += 1;
-                Some(Ok(answer(i, &state.loaded[i])))
+                let prepared = state.answers.get(i).and_then(Option::as_ref);
+                Some(Ok(answer(i, &state.loaded[i], prepared)))
             }
             Lookup::Miss if !self.recording => Some(Err(self.miss(live, state))),
             Lookup::Miss => None,
@@ -607,9 +612,10 @@ impl<E: Engine> Engine for Cassette<E> {
             let body: Bytes = request.take_body().collect().await?;
             let (filters, live) = record::filtered_request(&request, &body, &shared.filters);
             if shared.replaying {
-                let found = shared.lookup(&live, |_, interaction| {
+                let found = shared.lookup(&live, |_, interaction, answer| {
                     replay::replay(
                         interaction,
+                        answer,
                         request.url(),
                         &request,
                         shared.timing,

@@ -5,11 +5,11 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use url::Url;
 
 use super::filter::Filters;
-use super::format::{BodyForm, ChunkData, Interaction, RecordedError};
+use super::format::{BodyForm, ChunkData, Interaction, RecordedError, RecordedResponse};
 use super::matching::{Match, RequestParts, index_key, keys_body};
 use crate::{Body, Error, Response, Result};
 
@@ -176,11 +176,25 @@ pub(crate) struct Invalid {
     pub(crate) field: &'static [&'static str],
 }
 
+/// A recorded response as replay hands it out: its status, its headers as a
+/// [`HeaderMap`] and its whole body's bytes (`None` for a streamed body,
+/// whose chunks are rebuilt on replay). Checking a file when it is opened
+/// ([`validate`]) builds all three anyway, so they are kept: rebuilt on
+/// every replay (a JSON body re-encoded from its tree, each header parsed
+/// again), they cost more than the rest of the lookup.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+}
+
 /// Checks interaction `i` as opening a cassette does, so that a broken file
 /// fails when it is opened rather than in the middle of a test, and an
 /// importer never writes what would not open: a parseable URI, one
-/// outcome, a valid status, valid headers, decodable bodies.
-pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invalid> {
+/// outcome, a valid status, valid headers, decodable bodies. Gives the
+/// response as replay hands it out (`None` for a recorded error).
+pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<Option<Answer>, Invalid> {
     let request = &interaction.request;
     let name = format!("interaction {i} ({} {})", request.method, request.uri);
     let invalid = |field: &'static [&'static str], message: String| Invalid { message, field };
@@ -207,7 +221,7 @@ pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invali
         body.to_bytes()
             .map_err(|err| invalid(&["request", "body"], format!("{name}: request body: {err}")))?;
     }
-    match (&interaction.response, &interaction.error) {
+    let answer = match (&interaction.response, &interaction.error) {
         (Some(_), Some(_)) => Err(invalid(
             &["error"],
             format!("{name} has both a response and an error; keep one"),
@@ -217,26 +231,32 @@ pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invali
             format!("{name} has neither a response nor an error"),
         )),
         (Some(response), None) => {
-            if StatusCode::from_u16(response.status).is_err() {
-                return Err(invalid(
+            let status = StatusCode::from_u16(response.status).map_err(|_| {
+                invalid(
                     &["response", "status"],
                     format!("{name}: invalid status {}", response.status),
-                ));
-            }
-            response.headers.to_map().map_err(|err| {
+                )
+            })?;
+            let headers = response.headers.to_map().map_err(|err| {
                 invalid(&["response", "headers"], format!("{name}: response {err}"))
             })?;
-            if let Some(body) = &response.body {
-                body.to_bytes().map_err(|err| {
+            let body = match &response.body {
+                Some(body) => Some(body.to_bytes().map_err(|err| {
                     invalid(
                         &["response", "body"],
                         format!("{name}: response body: {err}"),
                     )
-                })?;
-            }
-            Ok(())
+                })?),
+                None => None,
+            };
+            let streamed = matches!(response.body, Some(BodyForm::Chunks(_)));
+            Ok(Some(Answer {
+                status,
+                headers,
+                body: body.filter(|_| !streamed),
+            }))
         }
-        (None, Some(_)) => Ok(()),
+        (None, Some(_)) => Ok(None),
     }?;
     if let Some(events) = &interaction.websocket {
         super::ws::check(events).map_err(|err| Invalid {
@@ -244,7 +264,7 @@ pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<(), Invali
             field: &["websocket"],
         })?;
     }
-    Ok(())
+    Ok(answer)
 }
 
 /// What replaying an interaction gives: how long to wait before answering,
@@ -255,9 +275,11 @@ pub(crate) struct Replayed {
 }
 
 /// Rebuilds the recorded answer to `request` (`METHOD URL`, formatted only
-/// for an error).
+/// for an error), from `answer` when the file was checked as it was opened
+/// and nothing in the head is to be restored.
 pub(crate) fn replay(
     interaction: &Interaction,
+    answer: Option<&Answer>,
     url: &Url,
     request: &dyn fmt::Display,
     timing: Timing,
@@ -279,25 +301,10 @@ pub(crate) fn replay(
     };
     let delay = recorded.latency_ms.and_then(|ms| timing.delay(ms));
     let outcome = (|| {
-        let status = StatusCode::from_u16(recorded.status).map_err(|_| {
-            Error::invalid(format!("{request}: invalid status {}", recorded.status))
-        })?;
-        let restored_headers;
-        let headers = if filters.restores() {
-            let mut headers = recorded.headers.clone();
-            for (_, values) in &mut headers.0 {
-                values.iter_mut().for_each(|v| {
-                    filters.restore(v);
-                });
-            }
-            restored_headers = headers;
-            &restored_headers
-        } else {
-            &recorded.headers
+        let (status, mut headers) = match answer {
+            Some(answer) if !filters.restores() => (answer.status, answer.headers.clone()),
+            _ => rebuild_head(recorded, request, filters)?,
         };
-        let mut headers = headers
-            .to_map()
-            .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
         let body = match &recorded.body {
             None => Body::empty(),
             Some(BodyForm::Chunks(chunks)) => {
@@ -319,9 +326,12 @@ pub(crate) fn replay(
                 chunk_stream(items)
             }
             Some(form) => {
-                let recorded = form
-                    .to_bytes()
-                    .map_err(|err| Error::invalid(format!("{request}: {err}")))?;
+                let recorded = match answer.and_then(|answer| answer.body.as_ref()) {
+                    Some(bytes) => bytes.clone(),
+                    None => form
+                        .to_bytes()
+                        .map_err(|err| Error::invalid(format!("{request}: {err}")))?,
+                };
                 let bytes = restored(recorded.clone(), filters);
                 if bytes.len() != recorded.len() {
                     super::record::fit_content_length(&mut headers, bytes.len());
@@ -334,6 +344,34 @@ pub(crate) fn replay(
         Ok(response)
     })();
     Replayed { delay, outcome }
+}
+
+/// The status and headers of a recorded response, with the placeholders of
+/// what the replaying request carries restored in the headers.
+fn rebuild_head(
+    recorded: &RecordedResponse,
+    request: &dyn fmt::Display,
+    filters: &Filters,
+) -> Result<(StatusCode, HeaderMap)> {
+    let status = StatusCode::from_u16(recorded.status)
+        .map_err(|_| Error::invalid(format!("{request}: invalid status {}", recorded.status)))?;
+    let restored_headers;
+    let headers = if filters.restores() {
+        let mut headers = recorded.headers.clone();
+        for (_, values) in &mut headers.0 {
+            values.iter_mut().for_each(|v| {
+                filters.restore(v);
+            });
+        }
+        restored_headers = headers;
+        &restored_headers
+    } else {
+        &recorded.headers
+    };
+    let headers = headers
+        .to_map()
+        .map_err(|err| Error::invalid(format!("{request}: recorded response {err}")))?;
+    Ok((status, headers))
 }
 
 /// The recorded error, rebuilt for this request.
@@ -406,6 +444,117 @@ mod tests {
             websocket: None,
             recorded_at: None,
         }
+    }
+
+    fn answered(headers: Headers, body: Option<BodyForm>) -> Interaction {
+        Interaction {
+            response: Some(RecordedResponse {
+                status: 201,
+                headers,
+                body,
+                latency_ms: Some(3),
+            }),
+            ..graphql(0)
+        }
+    }
+
+    /// Status, headers in order and body bytes of a replay of `interaction`.
+    async fn replayed(
+        interaction: &Interaction,
+        answer: Option<&Answer>,
+        filters: &Filters,
+    ) -> (StatusCode, Vec<(String, Vec<u8>)>, Bytes) {
+        let url = Url::parse("http://api.test/graphql").unwrap();
+        let request = "POST http://api.test/graphql";
+        let response = replay(
+            interaction,
+            answer,
+            &url,
+            &request,
+            Timing::Instant,
+            filters,
+        )
+        .outcome
+        .unwrap();
+        let status = response.status();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        (status, headers, response.bytes().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_kept_answer_replays_as_the_recorded_response_rebuilt_would() {
+        let headers = |pairs: &[(&str, &[&str])]| {
+            Headers(
+                pairs
+                    .iter()
+                    .map(|(n, vs)| (n.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                    .collect(),
+            )
+        };
+        let chunks = vec![
+            super::super::format::Chunk {
+                at_ms: 0,
+                data: ChunkData::Text("data: <AUTHORIZATION>\n".into()),
+            },
+            super::super::format::Chunk {
+                at_ms: 1,
+                data: ChunkData::Base64("AAEC".into()),
+            },
+        ];
+        let cases = [
+            answered(Headers::default(), None),
+            answered(
+                headers(&[
+                    ("content-type", &["application/json"]),
+                    ("content-length", &["16"]),
+                ]),
+                BodyForm::from_bytes(br#"{"id":7,"a":[1]}"#),
+            ),
+            answered(
+                headers(&[
+                    ("set-cookie", &["a=1", "b=2"]),
+                    ("x-token", &["<AUTHORIZATION>"]),
+                ]),
+                BodyForm::from_bytes(b"token <AUTHORIZATION> here"),
+            ),
+            answered(
+                headers(&[("content-length", &["3"])]),
+                BodyForm::from_bytes(&[0, 159, 255]),
+            ),
+            answered(headers(&[("x", &["1"])]), Some(BodyForm::Chunks(chunks))),
+        ];
+        // Without and with a credential in the replaying request: with one,
+        // its placeholder in the recorded head and body is restored.
+        let plain = Filters::default();
+        let carrying = Filters::default().for_request(
+            &Url::parse("http://api.test/graphql").unwrap(),
+            &headers(&[("authorization", &["Bearer s3cr3t-t0ken"])]),
+            b"",
+        );
+        for filters in [&plain, &carrying] {
+            for interaction in &cases {
+                let answer = validate(0, interaction).unwrap();
+                assert!(answer.is_some());
+                assert_eq!(
+                    replayed(interaction, answer.as_ref(), filters).await,
+                    replayed(interaction, None, filters).await,
+                    "{:?}",
+                    interaction.response
+                );
+            }
+        }
+        let (_, restored, body) = replayed(
+            &cases[2],
+            validate(0, &cases[2]).unwrap().as_ref(),
+            &carrying,
+        )
+        .await;
+        assert!(restored.contains(&("x-token".into(), b"Bearer s3cr3t-t0ken".to_vec())));
+        assert_eq!(body, "token Bearer s3cr3t-t0ken here");
     }
 
     #[test]

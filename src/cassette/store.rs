@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::format::Tape;
+use super::replay::Answer;
 use crate::{Error, Result};
 
 /// How long a save waits for another process's save to finish before it
@@ -49,6 +50,12 @@ pub(crate) fn located_error(
 /// Parses cassette text read from `path`, and checks every interaction as
 /// replay needs it; errors name the line and column where they can.
 pub(crate) fn parse(text: &str, path: &Path) -> Result<Tape> {
+    parse_for_replay(text, path).map(|(tape, _)| tape)
+}
+
+/// [`parse`], and each interaction's response as replay hands it out,
+/// which the check builds.
+fn parse_for_replay(text: &str, path: &Path) -> Result<(Tape, Vec<Option<Answer>>)> {
     let tape: Tape = crate::yaml::parse(text).map_err(|err| {
         // The version check runs on the value, and the reader reports the
         // document's start: point at the value.
@@ -59,13 +66,17 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Tape> {
         };
         located_error(path, line, column, err.message)
     })?;
+    let mut answers = Vec::with_capacity(tape.interactions.len());
     for (i, interaction) in tape.interactions.iter().enumerate() {
-        if let Err(invalid) = super::replay::validate(i, interaction) {
-            let (line, column) = locate_field(text, i, invalid.field).unzip();
-            return Err(located_error(path, line, column, invalid.message));
+        match super::replay::validate(i, interaction) {
+            Ok(answer) => answers.push(answer),
+            Err(invalid) => {
+                let (line, column) = locate_field(text, i, invalid.field).unzip();
+                return Err(located_error(path, line, column, invalid.message));
+            }
         }
     }
-    Ok(tape)
+    Ok((tape, answers))
 }
 
 /// Parses any YAML read from `path` (another tool's cassette).
@@ -151,8 +162,13 @@ pub(crate) fn read_text(path: &Path) -> Result<Option<String>> {
 
 /// Reads the cassette at `path`; `None` when there is no such file.
 pub(crate) fn load(path: &Path) -> Result<Option<Tape>> {
+    Ok(load_for_replay(path)?.map(|(tape, _)| tape))
+}
+
+/// [`load`], and each interaction's response as replay hands it out.
+pub(crate) fn load_for_replay(path: &Path) -> Result<Option<(Tape, Vec<Option<Answer>>)>> {
     match read_text(path)? {
-        Some(text) => parse(&text, path).map(Some),
+        Some(text) => parse_for_replay(&text, path).map(Some),
         None => Ok(None),
     }
 }

@@ -386,8 +386,8 @@ pub(super) async fn open<E: Engine>(
     let name = request.to_string();
     if shared.replaying {
         let found = shared
-            .lookup(&live, |i, interaction| {
-                replayed(shared, i, interaction, &request, &name, &filters)
+            .lookup(&live, |i, interaction, answer| {
+                replayed(shared, i, interaction, answer, &request, &name, &filters)
             })
             .map(|found| found.and_then(|opened| opened));
         match found {
@@ -460,11 +460,19 @@ fn replayed(
     shared: &Arc<Shared>,
     i: usize,
     interaction: &Interaction,
+    answer: Option<&super::replay::Answer>,
     request: &Request,
     name: &str,
     filters: &Arc<Filters>,
 ) -> Result<Opened> {
-    let head = super::replay::replay(interaction, request.url(), &name, shared.timing, filters);
+    let head = super::replay::replay(
+        interaction,
+        answer,
+        request.url(),
+        &name,
+        shared.timing,
+        filters,
+    );
     let response = match head.outcome {
         Ok(response) => response,
         Err(error) => return Ok((head.delay, Err(error))),

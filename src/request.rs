@@ -5,7 +5,6 @@ use std::fmt;
 use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
 use url::Url;
 
-use crate::fault::wire::WireControl;
 use crate::target::Target;
 use crate::{Body, Error, Result};
 
@@ -29,10 +28,6 @@ pub struct Request {
     version: Version,
     body: Body,
     extensions: Extensions,
-    /// The served connection the request came in on, which faults act on
-    /// (a reset, raw bytes). A field rather than an extension: `serve` sets
-    /// it on every request, and a first extension costs three allocations.
-    wire: Option<WireControl>,
 }
 
 impl Request {
@@ -50,7 +45,6 @@ impl Request {
             version: Version::HTTP_11,
             body: Body::empty(),
             extensions: Extensions::new(),
-            wire: None,
         }
     }
 
@@ -169,16 +163,6 @@ impl Request {
         self.target
     }
 
-    /// The served connection the request came in on, if any.
-    pub(crate) fn wire(&self) -> Option<&WireControl> {
-        self.wire.as_ref()
-    }
-
-    /// Names the served connection the request came in on.
-    pub(crate) fn set_wire(&mut self, wire: WireControl) {
-        self.wire = Some(wire);
-    }
-
     /// Takes the body out, leaving an empty one.
     pub fn take_body(&mut self) -> Body {
         std::mem::take(&mut self.body)
@@ -194,7 +178,6 @@ impl Request {
             version: self.version,
             body: self.body.try_clone()?,
             extensions: self.extensions.clone(),
-            wire: self.wire.clone(),
         })
     }
 
@@ -207,7 +190,6 @@ impl Request {
             version,
             body,
             extensions,
-            wire,
         } = self;
         (
             Request {
@@ -217,7 +199,6 @@ impl Request {
                 version,
                 body: Body::empty(),
                 extensions,
-                wire,
             },
             body,
         )
@@ -303,7 +284,6 @@ impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
             version: parts.version,
             body: body.into(),
             extensions: parts.extensions,
-            wire: None,
         })
     }
 }

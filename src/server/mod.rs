@@ -439,7 +439,7 @@ async fn handle(
     let mut request = Request::to(parts.method, target);
     *request.headers_mut() = parts.headers;
     *request.version_mut() = version;
-    request.set_wire(connection.wire.clone());
+    request.extensions_mut().insert(connection.wire.clone());
     let shared = &connection.shared;
 
     if let Some(on_upgrade) = on_upgrade {

@@ -9,6 +9,12 @@
 //! Run with `cargo bench --bench replay`. `WIRETAPE_BENCH_QUICK=1` makes it a
 //! short smoke run, and `WIRETAPE_BENCH_CASE=uri` (or `graphql`) runs one
 //! case only, for example under `valgrind --tool=callgrind`.
+//!
+//! Under callgrind (case `uri`), the whole replay costs about 17.7k
+//! instructions per request and `Cassette::execute` 12.7k, of which 2.7k
+//! parse the request's URL (kept as text by the client since `Target`) and
+//! 5.3k run the secret filters over the live request; before the last round
+//! of issue 12 they were 21.5k and 13.4k (URL parsed by the client then).
 
 use std::hint::black_box;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //!   (JWTs, bearer and basic credentials, AWS, GitHub, Slack, Stripe and
 //!   Google keys, private key blocks, passwords in URLs);
 //! - **names** walk the file's tree and flag a value by what it is called:
-//!   a credential header ([`DEFAULT_REDACTED_HEADERS`], the names a
+//!   a credential header ([`DEFAULT_REDACTED_HEADERS`](crate::cassette::DEFAULT_REDACTED_HEADERS), the names a
 //!   recording redacts), a query parameter or JSON key such as
 //!   `access_token` or `api_key`, and a high-entropy value under a name
 //!   that suggests a secret.

@@ -43,7 +43,7 @@ impl From<RecordMode> for Mode {
 /// The arguments of `wiretape record`.
 #[derive(Args, Debug, Clone)]
 pub struct RecordArgs {
-    /// The API to record, e.g. https://staging.example.com (a path prefix
+    /// The API to record, e.g. <https://staging.example.com> (a path prefix
     /// is kept: /v2 + /users → /v2/users).
     #[arg(long, value_name = "URL", value_parser = parse_upstream)]
     pub upstream: Url,

@@ -381,7 +381,7 @@ impl<'de, T: Deserialize<'de> + From<u16>> serde::de::Visitor<'de> for OneKey<T>
     }
 }
 
-/// The `From<u16>` [`OneKey`] asks for, never used without `codes`.
+/// The `From<u16>` `OneKey` asks for, never used without `codes`.
 impl From<u16> for Delay {
     fn from(ms: u16) -> Delay {
         Delay::Fixed(Duration::from_millis(ms.into()))

@@ -20,7 +20,7 @@
 //! (`SO_LINGER 0`) or take it over with raw bytes (a malformed chunk,
 //! garbage, a truncated body); over HTTP/2 they reset the stream.
 //!
-//! The socket is guarded for long runs ([`limits`]): a header-read timeout,
+//! The socket is guarded for long runs (`limits.rs`): a header-read timeout,
 //! a body-idle timeout and a connection cap, with defaults that suit a
 //! test server and builder methods on [`Server`] to change them. A client's
 //! own broken body (a malformed chunk, a stall) gets a `400` or `408`

@@ -115,9 +115,8 @@ impl Response {
     }
 
     /// Sets the URL this response answers, returning the response.
-    pub fn with_url(mut self, url: Url) -> Response {
-        self.url = Some(Target::from(url));
-        self
+    pub fn with_url(self, url: Url) -> Response {
+        self.with_target(Target::from(url))
     }
 
     /// Sets the target this response answers, returning the response.
@@ -169,7 +168,7 @@ impl Response {
 
     /// Sets the URL.
     pub fn set_url(&mut self, url: Url) {
-        self.url = Some(Target::from(url));
+        self.set_target(Target::from(url));
     }
 
     /// Sets the target this response answers.

@@ -186,8 +186,9 @@ pub(super) fn plugin(config: DefaultRequest) -> std::sync::Arc<dyn Plugin> {
 }
 
 /// Resolves `url` against `base`, if it is not absolute.
-/// An absolute URL naming the origin the last one named costs a path parse
-/// ([`LastOrigin`]).
+/// A plain path joined to the base URL, or an absolute URL naming the
+/// origin the last one named, costs no parse at all ([`Target`],
+/// [`LastOrigin`]).
 pub(crate) fn resolve(base: Option<&Arc<Origin>>, last: &LastOrigin, url: &str) -> Result<Target> {
     // The common case in a client with a base URL, "/users/7", cannot be
     // absolute: join it directly instead of paying for a failed parse first,

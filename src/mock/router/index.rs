@@ -16,9 +16,8 @@ use http::Method;
 
 use super::matchers::BodyKey;
 use super::route::Entry;
-use super::template::Segment;
+use super::template::{Segment, split_once_byte};
 use crate::fingerprint;
-use crate::target::split_once_byte;
 
 /// A map hashed with foldhash: lookups hash a method and short path segments
 /// on every request, where SipHash's cost showed in profiles.

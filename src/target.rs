@@ -137,6 +137,19 @@ impl Target {
         }
     }
 
+    /// A copy without the fragment (`#...`), which is never sent.
+    pub(crate) fn without_fragment(&self) -> Target {
+        match &self.repr {
+            Repr::Parsed(url) if url.fragment().is_some() => {
+                let mut url = url.clone();
+                url.set_fragment(None);
+                Target::from(*url)
+            }
+            // A plain path has no fragment.
+            _ => self.clone(),
+        }
+    }
+
     /// The URL's text, as [`Url::as_str`] gives it.
     pub(crate) fn as_str(&self) -> &str {
         match &self.repr {
@@ -168,18 +181,22 @@ impl Target {
 
     /// The scheme, as [`Url::scheme`] gives it.
     pub(crate) fn scheme(&self) -> &str {
+        self.authority().scheme()
+    }
+
+    /// A parsed URL with this one's scheme, userinfo, host and port (its
+    /// path and query may differ): for a text target, its origin's, so that
+    /// reading the host or a password costs no parse.
+    pub(crate) fn authority(&self) -> &Url {
         match &self.repr {
-            Repr::Parsed(url) => url.scheme(),
-            Repr::Text { origin, .. } => origin.url.scheme(),
+            Repr::Parsed(url) => url,
+            Repr::Text { origin, .. } => &origin.url,
         }
     }
 
     /// Whether the URL carries a password (which names must hide).
     pub(crate) fn has_password(&self) -> bool {
-        match &self.repr {
-            Repr::Parsed(url) => url.password().is_some(),
-            Repr::Text { origin, .. } => origin.url.password().is_some(),
-        }
+        self.authority().password().is_some()
     }
 
     /// The `http::Uri` to send: the URL without its fragment.
@@ -306,7 +323,7 @@ fn is_dot_segment(segment: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -321,7 +338,7 @@ mod tests {
     ];
 
     /// The target made from `origin` and `path`, if `path` is plain.
-    fn target(origin: &str, path: &str) -> Option<Target> {
+    pub(crate) fn target(origin: &str, path: &str) -> Option<Target> {
         let origin = Arc::new(Origin::of(Url::parse(origin).expect("an origin")));
         Target::joined(&origin, path)
     }

@@ -15,6 +15,7 @@ use url::Url;
 
 use super::format::{BodyForm, ChunkData, Headers, Interaction};
 use super::secrets::{self, MIN_ECHO_LEN, Seen, is_placeholder};
+use crate::target::Target;
 
 /// The placeholder written instead of a credential header's value.
 pub const REDACTED: &str = "<REDACTED>";
@@ -232,7 +233,7 @@ impl Filters {
     /// headers and body before any filter) carries, so that they are hidden
     /// wherever they appear in this interaction, and so that replay can put
     /// the replaying request's own values back.
-    pub(crate) fn for_request(&self, url: &Url, headers: &Headers, body: &[u8]) -> Filters {
+    pub(crate) fn for_request(&self, url: &Target, headers: &Headers, body: &[u8]) -> Filters {
         let mut seen = Seen::default();
         // The values no header filter replaces, searched for JWTs last (the
         // order of finding names the placeholders): each name is looked up
@@ -245,18 +246,19 @@ impl Filters {
             }
         }
         if self.rules.defaults.userinfo {
-            match url.password() {
+            let userinfo = url.authority();
+            match userinfo.password() {
                 Some(password) => {
                     seen.add("password", &percent_decode(password));
                 }
-                None if !url.username().is_empty() => {
-                    seen.add("username", &percent_decode(url.username()));
+                None if !userinfo.username().is_empty() => {
+                    seen.add("username", &percent_decode(userinfo.username()));
                 }
                 None => {}
             }
         }
-        if url.query().is_some_and(|query| self.hides_a_key_in(query)) {
-            for (key, value) in url.query_pairs() {
+        if let Some(query) = url.query().filter(|query| self.hides_a_key_in(query)) {
+            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
                 if self.hides_key(&key) {
                     seen.add(&key, &value);
                 }
@@ -331,8 +333,42 @@ impl Filters {
     }
 
     /// Replaces filtered query parameters, credentials in the userinfo, and
-    /// secrets anywhere in the URL.
-    pub(crate) fn url(&self, url: &mut Url) {
+    /// secrets anywhere in the URL. A URL that none of them touches (the
+    /// common case) is only read, as text: it is never parsed.
+    pub(crate) fn url(&self, target: &mut Target) {
+        if self.touches_url_parts(target) {
+            self.url_parts(target.url_mut());
+        }
+        let jwts = self.rules.defaults.jwts && secrets::may_hold_jwt(target.as_str());
+        if self.rules.hidden.is_empty() && self.echoes.is_empty() && !jwts {
+            return;
+        }
+        let mut text = target.as_str().to_string();
+        let changed = self.hide_secrets(&mut text) | self.hide_jwts(&mut text);
+        if changed && let Ok(parsed) = Url::parse(&text) {
+            *target = parsed.into();
+        }
+    }
+
+    /// Whether [`url_parts`](Self::url_parts) may change `target`, read
+    /// from its text and its origin.
+    fn touches_url_parts(&self, target: &Target) -> bool {
+        let userinfo = target.authority();
+        let credential = |text: &str| !text.is_empty() && !is_placeholder(text);
+        self.rules.defaults.userinfo
+            && match userinfo.password() {
+                Some(password) => !is_placeholder(password),
+                None => credential(userinfo.username()),
+            }
+            || target
+                .query()
+                .is_some_and(|query| self.touches_query(query))
+            || !self.rules.hidden.is_empty()
+    }
+
+    /// The parts of [`url`](Self::url) that edit the parsed URL: the
+    /// userinfo, the query's parameters and hidden values in the host.
+    fn url_parts(&self, url: &mut Url) {
         if self.rules.defaults.userinfo {
             if url.password().is_some_and(|p| !is_placeholder(p)) {
                 let placeholder = self
@@ -381,10 +417,6 @@ impl Filters {
                 url.query_pairs_mut().clear().extend_pairs(pairs);
             }
         }
-        let jwts = self.rules.defaults.jwts && secrets::may_hold_jwt(url.as_str());
-        if self.rules.hidden.is_empty() && self.echoes.is_empty() && !jwts {
-            return;
-        }
         if !self.rules.hidden.is_empty()
             && let Some(host) = url.host_str().map(str::to_owned)
         {
@@ -405,11 +437,6 @@ impl Filters {
             if safe != host && url.set_host(Some(&safe)).is_err() {
                 let _ = url.set_host(Some("redacted.invalid"));
             }
-        }
-        let mut text = url.as_str().to_string();
-        let changed = self.hide_secrets(&mut text) | self.hide_jwts(&mut text);
-        if changed && let Ok(parsed) = Url::parse(&text) {
-            *url = parsed;
         }
     }
 
@@ -608,18 +635,20 @@ impl Filters {
             .as_ref()
             .and_then(|b| b.to_bytes().ok())
             .unwrap_or_default();
-        let url = Url::parse(&request.uri).ok();
+        let url = Url::parse(&request.uri).ok().map(Target::from);
         let filters = match &url {
             Some(url) => self.for_request(url, &request.headers, &body),
             None => self.for_request(
-                &Url::parse("http://invalid.invalid/").expect("a valid literal URL"),
+                &Url::parse("http://invalid.invalid/")
+                    .expect("a valid literal URL")
+                    .into(),
                 &request.headers,
                 &body,
             ),
         };
         if let Some(mut url) = url {
             filters.url(&mut url);
-            request.uri = url.to_string();
+            request.uri = url.as_str().to_owned();
         }
         filters.headers(&mut request.headers);
         filters.scrub_body(&mut request.body, &mut Headers::default());
@@ -762,21 +791,31 @@ fn replace_named(
 /// Bytes are scanned as `form_urlencoded` scans them (a `str` search for
 /// `&` or `=` costs more in set-up than these short texts take to read).
 fn form_keys(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
-    text.as_bytes()
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let key = pair.split(|&b| b == b'=').next().unwrap_or(pair);
-            if key.iter().any(|&b| b == b'%' || b == b'+') {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        loop {
+            let text = rest?;
+            // Cut at ASCII bytes of a `str`, so each piece is a `str` too:
+            // no UTF-8 check per key.
+            let (pair, after) = match text.bytes().position(|b| b == b'&') {
+                Some(at) => (&text[..at], Some(&text[at + 1..])),
+                None => (text, None),
+            };
+            rest = after;
+            if pair.is_empty() {
+                continue;
+            }
+            let key = &pair[..pair.bytes().position(|b| b == b'=').unwrap_or(pair.len())];
+            return Some(if key.bytes().any(|b| b == b'%' || b == b'+') {
                 // No `&` or `=` in `key`: it parses as one pair, its key decoded.
-                url::form_urlencoded::parse(key)
+                url::form_urlencoded::parse(key.as_bytes())
                     .next()
                     .map_or(Cow::Borrowed(""), |(key, _)| key)
             } else {
-                // Cut at ASCII bytes of a `str`, so UTF-8: borrowed.
-                String::from_utf8_lossy(key)
-            }
-        })
+                Cow::Borrowed(key)
+            });
+        }
+    })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -1092,11 +1131,63 @@ mod tests {
     }
 
     #[test]
+    fn a_url_kept_as_text_is_filtered_as_its_parsed_url_is() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLWJ5dGVz";
+        let mut rules = Filters::default();
+        rules.query("page", "<PAGE>");
+        rules.sensitive("<USER>", "ada");
+        let paths = [
+            "/a".to_string(),
+            "/users/ada?page=2&sort=name".to_string(),
+            "/a?access_token=s3cr3t&x=1".to_string(),
+            "/a?access%5Ftoken=s3cr3t".to_string(),
+            "/a?token=t0k3n-t0k3n-t0k3n".to_string(),
+            format!("/t/{jwt}"),
+            format!("/a?q={jwt}"),
+        ];
+        let origins = [
+            "https://x.test",
+            "https://ada.x.test:8443",
+            "http://u:pw@x.test",
+            "http://user@x.test",
+            "http://%3CUSER%3E@x.test",
+        ];
+        let headers = Headers(vec![(
+            "authorization".into(),
+            vec!["Bearer t0k3n-t0k3n-t0k3n".into()],
+        )]);
+        for filters in [&Filters::default(), &rules] {
+            for origin in origins {
+                for path in &paths {
+                    let mut text = crate::target::tests::target(origin, path).expect("plain");
+                    let mut parsed = Target::from(Url::parse(&format!("{origin}{path}")).unwrap());
+                    for headers in [&Headers::default(), &headers] {
+                        let (mut text, mut parsed) = (text.clone(), parsed.clone());
+                        let by_text = filters.for_request(&text, headers, b"");
+                        let by_url = filters.for_request(&parsed, headers, b"");
+                        assert_eq!(by_text.seen, by_url.seen, "{origin}{path}");
+                        by_text.url(&mut text);
+                        by_url.url(&mut parsed);
+                        assert_eq!(text.as_str(), parsed.as_str(), "{origin}{path}");
+                    }
+                    filters.url(&mut text);
+                    filters.url(&mut parsed);
+                    assert_eq!(text.as_str(), parsed.as_str(), "{origin}{path}");
+                    for secret in ["s3cr3t", ":pw@", jwt] {
+                        assert!(!text.as_str().contains(secret), "{}", text.as_str());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn query_parameters_and_secrets_are_replaced_in_urls() {
         let mut filters = Filters::default();
         filters.query("api_key", "<KEY>");
         filters.sensitive("<USER>", "ada");
-        let mut url = Url::parse("https://x.test/users/ada?api_key=123&page=2").unwrap();
+        let mut url =
+            Target::from(Url::parse("https://x.test/users/ada?api_key=123&page=2").unwrap());
         filters.url(&mut url);
         assert_eq!(
             url.as_str(),

@@ -10,13 +10,17 @@ use url::Url;
 
 use super::format::{BodyForm, Headers, RecordedRequest};
 use crate::fingerprint;
+use crate::target::Target;
 
 /// A request as matchers see it, live or recorded, after filters: method,
 /// URL, headers and body bytes.
 #[derive(Debug, Clone)]
 pub struct RequestParts {
     method: String,
-    url: Url,
+    /// Kept as the client's text where it was (a live request), parsed only
+    /// when [`url`](Self::url) is called: the index key and the filters read
+    /// the text.
+    url: Target,
     headers: Headers,
     body: Bytes,
 }
@@ -24,6 +28,16 @@ pub struct RequestParts {
 impl RequestParts {
     /// Parts from their pieces.
     pub fn new(method: impl Into<String>, url: Url, headers: Headers, body: Bytes) -> Self {
+        RequestParts::with_target(method, Target::from(url), headers, body)
+    }
+
+    /// Parts whose URL is a [`Target`].
+    pub(crate) fn with_target(
+        method: impl Into<String>,
+        url: Target,
+        headers: Headers,
+        body: Bytes,
+    ) -> Self {
         RequestParts {
             method: method.into(),
             url,
@@ -52,7 +66,7 @@ impl RequestParts {
     pub fn to_recorded(&self) -> RecordedRequest {
         RecordedRequest {
             method: self.method.clone(),
-            uri: self.url.to_string(),
+            uri: self.url.as_str().to_owned(),
             headers: self.headers.clone(),
             body: BodyForm::from_bytes(&self.body),
         }
@@ -65,6 +79,11 @@ impl RequestParts {
 
     /// The URL.
     pub fn url(&self) -> &Url {
+        self.url.url()
+    }
+
+    /// The URL, as text or parsed.
+    pub(crate) fn target(&self) -> &Target {
         &self.url
     }
 
@@ -89,7 +108,7 @@ impl RequestParts {
     /// The text a miss diff shows: request line, headers, then the body as
     /// text (or its size, when binary).
     fn render(&self) -> String {
-        let mut out = format!("{} {}\n", self.method, self.url);
+        let mut out = format!("{} {}\n", self.method, self.url.as_str());
         for (name, values) in &self.headers.0 {
             for value in values {
                 out.push_str(&format!("{name}: {value}\n"));
@@ -234,7 +253,7 @@ impl Match {
 
     /// This matcher's part of the index key, when it compares the method or
     /// the URL; `None` for the others.
-    fn key_part(&self, method: &str, url: &Url) -> Option<String> {
+    fn key_part(&self, method: &str, url: &Target) -> Option<String> {
         let mut part = String::new();
         self.write_key_part(method, url, &mut part).then_some(part)
     }
@@ -242,7 +261,7 @@ impl Match {
     /// Appends this matcher's part of the index key to `key`, when it
     /// compares the method or the URL; `false` (and nothing written) for
     /// the others. Written in place: every lookup builds a key.
-    fn write_key_part(&self, method: &str, url: &Url, key: &mut String) -> bool {
+    fn write_key_part(&self, method: &str, url: &Target, key: &mut String) -> bool {
         match &self.0 {
             Rule::Method => {
                 let start = key.len();
@@ -251,7 +270,7 @@ impl Match {
             }
             Rule::Uri => write_normalized_uri(url, key),
             Rule::Scheme => key.push_str(url.scheme()),
-            Rule::Host => write_lowercase(url.host_str().unwrap_or(""), key),
+            Rule::Host => write_lowercase(url.authority().host_str().unwrap_or(""), key),
             Rule::Port => write_port(url, key),
             Rule::Path => key.push_str(url.path()),
             Rule::Query => write_sorted_query(url, key),
@@ -306,7 +325,7 @@ impl fmt::Debug for Match {
 
 /// The index key of a request under `matchers`: the parts of the method,
 /// URL and body they compare, joined.
-pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Url, body: &[u8]) -> String {
+pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Target, body: &[u8]) -> String {
     let mut key = String::with_capacity(64 + url.as_str().len());
     for matcher in matchers {
         if matcher.write_key_part(method, url, &mut key) {
@@ -330,16 +349,16 @@ impl Match {
     /// exactly (a body is only fingerprinted there).
     pub(crate) fn covered_by_key(&self) -> bool {
         let probe = Url::parse("http://probe.invalid/").expect("a valid literal URL");
-        self.write_key_part("GET", &probe, &mut String::new())
+        self.write_key_part("GET", &Target::from(probe), &mut String::new())
     }
 }
 
 /// Appends `scheme://host:port/path?sorted query`, the form URIs are
 /// compared in.
-fn write_normalized_uri(url: &Url, out: &mut String) {
+fn write_normalized_uri(url: &Target, out: &mut String) {
     out.push_str(url.scheme());
     out.push_str("://");
-    write_lowercase(url.host_str().unwrap_or(""), out);
+    write_lowercase(url.authority().host_str().unwrap_or(""), out);
     out.push(':');
     write_port(url, out);
     out.push_str(url.path());
@@ -357,8 +376,8 @@ fn write_lowercase(text: &str, out: &mut String) {
 
 /// The port, the scheme's default when none is written. Its digits are
 /// pushed by hand: `write!` costs more than the rest of the key.
-fn write_port(url: &Url, out: &mut String) {
-    let mut port = url.port_or_known_default().unwrap_or(0);
+fn write_port(url: &Target, out: &mut String) {
+    let mut port = url.authority().port_or_known_default().unwrap_or(0);
     let mut digits = [0u8; 5];
     let mut start = digits.len();
     loop {
@@ -376,19 +395,19 @@ fn write_port(url: &Url, out: &mut String) {
 /// neither their order nor how a tool percent-encoded them (`%20` or `+`,
 /// `%41` or `A`) matters; the values themselves do (`+` is a space, `%2B` a
 /// plus).
-fn write_sorted_query(url: &Url, out: &mut String) {
+fn write_sorted_query(url: &Target, out: &mut String) {
     let query = url.query().unwrap_or_default();
     if is_sorted_and_plain(query) {
         out.push_str(query);
     } else {
-        write_decoded_and_sorted(url, out);
+        write_decoded_and_sorted(query, out);
     }
 }
 
-/// The query's pairs, decoded, sorted and encoded again.
-fn write_decoded_and_sorted(url: &Url, out: &mut String) {
+/// The `query`'s pairs, decoded, sorted and encoded again.
+fn write_decoded_and_sorted(query: &str, out: &mut String) {
     // Borrowed where nothing needed decoding: no allocation per pair.
-    let mut pairs: Vec<_> = url.query_pairs().collect();
+    let mut pairs: Vec<_> = url::form_urlencoded::parse(query.as_bytes()).collect();
     pairs.sort_unstable();
     let start = out.len();
     *out = url::form_urlencoded::Serializer::for_suffix(std::mem::take(out), start)
@@ -545,7 +564,7 @@ pub(crate) fn miss_report(
                 matchers.iter().partition(|m| m.matches(live, parts));
             NearMiss {
                 index: *index,
-                request: format!("{} {}", parts.method, parts.url),
+                request: format!("{} {}", parts.method, parts.url.as_str()),
                 passed: passed.iter().map(|m| m.name()).collect(),
                 failed: failed.iter().map(|m| m.name()).collect(),
                 used: *used,
@@ -568,7 +587,7 @@ pub(crate) fn miss_report(
         cassette: context.cassette,
         mode: context.mode,
         matchers: matchers.iter().map(Match::name).collect(),
-        request: format!("{} {}", live.method, live.url),
+        request: format!("{} {}", live.method, live.url.as_str()),
         reason: context.reason,
         closest: ranked,
         diff,
@@ -606,6 +625,36 @@ mod tests {
     }
 
     #[test]
+    fn a_url_kept_as_text_keys_as_its_parsed_url_does() {
+        let matchers = [
+            Match::method(),
+            Match::uri(),
+            Match::scheme(),
+            Match::host(),
+            Match::port(),
+            Match::path(),
+            Match::query(),
+        ];
+        for origin in [
+            "http://API.test",
+            "https://x.test:443",
+            "http://x.test:8080",
+        ] {
+            for path in ["/", "/a/b", "/a?b=2&a=1", "/a?a=%41&b", "/a?"] {
+                let text = crate::target::tests::target(origin, path).expect("plain");
+                let parsed = Target::from(Url::parse(&format!("{origin}{path}")).unwrap());
+                let key = |url| index_key(&matchers, "get", url, b"");
+                assert_eq!(key(&text), key(&parsed), "{origin}{path}");
+            }
+        }
+        let text = crate::target::tests::target("http://API.test:80", "/a?b=2&a=1").unwrap();
+        assert_eq!(
+            index_key(&matchers, "get", &text, b""),
+            "GET\nhttp://api.test:80/a?a=1&b=2\nhttp\napi.test\n80\n/a\na=1&b=2\n"
+        );
+    }
+
+    #[test]
     fn a_query_already_sorted_and_plain_keys_as_decoding_and_sorting_it_would() {
         for query in [
             "a=1&b=2",
@@ -631,10 +680,10 @@ mod tests {
             "é=1&e=1",
             "",
         ] {
-            let url = Url::parse(&format!("http://x.test/?{query}")).unwrap();
+            let url = Target::from(Url::parse(&format!("http://x.test/?{query}")).unwrap());
             let (mut fast, mut slow) = (String::new(), String::new());
             write_sorted_query(&url, &mut fast);
-            write_decoded_and_sorted(&url, &mut slow);
+            write_decoded_and_sorted(url.query().unwrap_or_default(), &mut slow);
             assert_eq!(fast, slow, "{query:?}");
         }
     }
@@ -644,11 +693,14 @@ mod tests {
         for port in [0u16, 1, 9, 10, 80, 99, 100, 443, 8080, 10000, 65535] {
             let url = Url::parse(&format!("http://x.test:{port}/")).unwrap();
             let mut key = String::new();
-            write_port(&url, &mut key);
+            write_port(&Target::from(url), &mut key);
             assert_eq!(key, port.to_string());
         }
         let mut key = String::new();
-        write_port(&Url::parse("https://x.test/").unwrap(), &mut key);
+        write_port(
+            &Target::from(Url::parse("https://x.test/").unwrap()),
+            &mut key,
+        );
         assert_eq!(key, "443");
     }
 

@@ -616,7 +616,7 @@ impl<E: Engine> Engine for Cassette<E> {
                     replay::replay(
                         interaction,
                         answer,
-                        request.url(),
+                        request.target(),
                         &request,
                         shared.timing,
                         &filters,

@@ -36,16 +36,15 @@ pub(crate) fn filtered_request(
     filters: &Filters,
 ) -> (Arc<Filters>, RequestParts) {
     let mut headers = Headers::from_map(request.headers());
-    let filters = Arc::new(filters.for_request(request.url(), &headers, body));
-    let mut url = request.url().clone();
-    url.set_fragment(None);
+    let mut url = request.target().without_fragment();
+    let filters = Arc::new(filters.for_request(&url, &headers, body));
     filters.url(&mut url);
     filters.headers(&mut headers);
     let body = filters
         .body(body)
         .map(Bytes::from)
         .unwrap_or_else(|| body.clone());
-    let live = RequestParts::new(request.method().as_str(), url, headers, body);
+    let live = RequestParts::with_target(request.method().as_str(), url, headers, body);
     (filters, live)
 }
 

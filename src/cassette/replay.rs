@@ -11,6 +11,7 @@ use url::Url;
 use super::filter::Filters;
 use super::format::{BodyForm, ChunkData, Interaction, RecordedError, RecordedResponse};
 use super::matching::{Match, RequestParts, index_key, keys_body};
+use crate::target::Target;
 use crate::{Body, Error, Response, Result};
 
 /// How replay paces responses. Every wait goes through `tokio::time`, so a
@@ -98,7 +99,7 @@ impl Index {
                 (Some(body), true) => body.to_bytes()?,
                 _ => Bytes::new(),
             };
-            keys.entry(index_key(matchers, &request.method, &url, &body))
+            keys.entry(index_key(matchers, &request.method, &url.into(), &body))
                 .or_default()
                 .entries
                 .push(i);
@@ -122,7 +123,7 @@ impl Index {
         matchers: &[Match],
         repeats: bool,
     ) -> Lookup {
-        let key = index_key(matchers, live.method(), live.url(), live.body());
+        let key = index_key(matchers, live.method(), live.target(), live.body());
         let Some(slots) = self.keys.get_mut(&key) else {
             return Lookup::Miss;
         };
@@ -280,7 +281,7 @@ pub(crate) struct Replayed {
 pub(crate) fn replay(
     interaction: &Interaction,
     answer: Option<&Answer>,
-    url: &Url,
+    url: &Target,
     request: &dyn fmt::Display,
     timing: Timing,
     filters: &Filters,
@@ -339,7 +340,9 @@ pub(crate) fn replay(
                 Body::from(bytes)
             }
         };
-        let mut response = Response::new(status).with_body(body).with_url(url.clone());
+        let mut response = Response::new(status)
+            .with_body(body)
+            .with_target(url.clone());
         *response.headers_mut() = headers;
         Ok(response)
     })();
@@ -464,7 +467,7 @@ mod tests {
         answer: Option<&Answer>,
         filters: &Filters,
     ) -> (StatusCode, Vec<(String, Vec<u8>)>, Bytes) {
-        let url = Url::parse("http://api.test/graphql").unwrap();
+        let url = Target::from(Url::parse("http://api.test/graphql").unwrap());
         let request = "POST http://api.test/graphql";
         let response = replay(
             interaction,
@@ -531,7 +534,7 @@ mod tests {
         // its placeholder in the recorded head and body is restored.
         let plain = Filters::default();
         let carrying = Filters::default().for_request(
-            &Url::parse("http://api.test/graphql").unwrap(),
+            &Url::parse("http://api.test/graphql").unwrap().into(),
             &headers(&[("authorization", &["Bearer s3cr3t-t0ken"])]),
             b"",
         );

@@ -468,7 +468,7 @@ fn replayed(
     let head = super::replay::replay(
         interaction,
         answer,
-        request.url(),
+        request.target(),
         &name,
         shared.timing,
         filters,

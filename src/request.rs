@@ -1,6 +1,7 @@
 //! The engine-level request.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
 use url::Url;
@@ -24,7 +25,12 @@ use crate::{Body, Error, Result};
 pub struct Request {
     method: Method,
     target: Target,
-    headers: HeaderMap,
+    /// Shared, copied on the first change: the redirect plugin keeps the
+    /// head of every request it sends, and most are never redirected, so
+    /// keeping it costs a reference count, not a copy of the map. `None`
+    /// until a header is added, so that a request without any allocates
+    /// nothing for them.
+    headers: Option<Arc<HeaderMap>>,
     version: Version,
     body: Body,
     extensions: Extensions,
@@ -41,7 +47,7 @@ impl Request {
         Request {
             method,
             target,
-            headers: HeaderMap::new(),
+            headers: None,
             version: Version::HTTP_11,
             body: Body::empty(),
             extensions: Extensions::new(),
@@ -98,12 +104,15 @@ impl Request {
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        match &self.headers {
+            Some(headers) => headers,
+            None => no_headers(),
+        }
     }
 
     /// The headers, mutably.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        Arc::make_mut(self.headers.get_or_insert_with(Default::default))
     }
 
     /// The HTTP version asked for (the engine may negotiate another).
@@ -144,13 +153,13 @@ impl Request {
 
     /// Appends a header, returning the request.
     pub fn with_header<K: IntoHeaderName>(mut self, name: K, value: HeaderValue) -> Request {
-        self.headers.append(name, value);
+        self.headers_mut().append(name, value);
         self
     }
 
     /// A first header value as text, if present and visible ASCII.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Takes the URL out, dropping the rest of the request.
@@ -171,14 +180,24 @@ impl Request {
     /// A copy of the request, unless its body is a stream (which can only be
     /// read once). Extensions are cloned too.
     pub fn try_clone(&self) -> Option<Request> {
+        let body = self.body.try_clone()?;
         Some(Request {
+            body,
+            ..self.copy_head()
+        })
+    }
+
+    /// A copy without the body: method, URL, headers, version and
+    /// extensions. The headers are shared until either copy changes them.
+    pub(crate) fn copy_head(&self) -> Request {
+        Request {
             method: self.method.clone(),
             target: self.target.clone(),
             headers: self.headers.clone(),
             version: self.version,
-            body: self.body.try_clone()?,
+            body: Body::empty(),
             extensions: self.extensions.clone(),
-        })
+        }
     }
 
     /// Splits the request into its head and body.
@@ -258,7 +277,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("url", &self.target.as_str())
-            .field("headers", &self.headers)
+            .field("headers", self.headers())
             .field("version", &self.version)
             .field("body", &self.body)
             .finish()
@@ -280,7 +299,7 @@ impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
         Ok(Request {
             method: parts.method,
             target: Target::from(url),
-            headers: parts.headers,
+            headers: Some(Arc::new(parts.headers)),
             version: parts.version,
             body: body.into(),
             extensions: parts.extensions,
@@ -298,6 +317,24 @@ impl TryFrom<Request> for http::Request<Body> {
     }
 }
 
+/// A copy of `headers` (shared because a plugin kept the request's head, as
+/// Redirect does) for an `http::Request`, with room for the `Host` header
+/// the HTTP/1 client adds: a `HeaderMap`'s clone has none, and growing it
+/// costs a reallocation.
+fn with_room(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len() + 1);
+    for (name, value) in headers {
+        copy.append(name.clone(), value.clone());
+    }
+    copy
+}
+
+/// The headers of a request that has none.
+fn no_headers() -> &'static HeaderMap {
+    static EMPTY: OnceLock<HeaderMap> = OnceLock::new();
+    EMPTY.get_or_init(HeaderMap::new)
+}
+
 impl Request {
     /// The `http::Request` to send, and the target it was made from (which
     /// an engine gives the response), without copying the URL.
@@ -306,7 +343,9 @@ impl Request {
         let mut out = http::Request::new(self.body);
         *out.method_mut() = self.method;
         *out.uri_mut() = uri;
-        *out.headers_mut() = self.headers;
+        if let Some(headers) = self.headers {
+            *out.headers_mut() = Arc::try_unwrap(headers).unwrap_or_else(|kept| with_room(&kept));
+        }
         *out.version_mut() = self.version;
         *out.extensions_mut() = self.extensions;
         Ok((out, self.target))
@@ -321,4 +360,45 @@ pub(crate) fn url_to_uri(url: &Url) -> Result<http::Uri> {
     };
     text.parse()
         .map_err(|err| Error::invalid(format!("URL {url} cannot be sent as an HTTP URI: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> Request {
+        Request::new(Method::GET, "http://api.test/a".parse().unwrap())
+    }
+
+    #[test]
+    fn a_request_without_headers_reads_as_an_empty_map() {
+        let request = request();
+        assert!(request.headers().is_empty());
+        let (sent, _) = request.into_http().unwrap();
+        assert!(sent.headers().is_empty());
+    }
+
+    #[test]
+    fn a_copied_head_shares_the_headers_until_either_side_changes_them() {
+        let mut original = request();
+        original
+            .headers_mut()
+            .insert("x-a", HeaderValue::from_static("1"));
+        let mut copy = original.copy_head();
+        assert_eq!(copy.headers()["x-a"], "1");
+        copy.headers_mut()
+            .insert("x-b", HeaderValue::from_static("2"));
+        original
+            .headers_mut()
+            .append("x-a", HeaderValue::from_static("3"));
+        assert!(!original.headers().contains_key("x-b"));
+        assert_eq!(copy.headers().get_all("x-a").iter().count(), 1);
+        // Sent while a copy is kept, the request's own headers go out whole.
+        let kept = original.copy_head();
+        let (sent, _) = original.into_http().unwrap();
+        let values: Vec<_> = sent.headers().get_all("x-a").iter().collect();
+        assert_eq!(values, ["1", "3"]);
+        assert_eq!(kept.headers().get_all("x-a").iter().count(), 2);
+        assert_eq!(copy.headers()["x-b"], "2");
+    }
 }

@@ -29,20 +29,22 @@ pub(crate) struct Target {
 
 // Small on purpose (48 bytes against a `Url`'s 88): requests and responses
 // carry one through every layer, and each move of a future holding them
-// copies it.
+// copies it. A text target is shared, not copied, when cloned: the
+// redirect plugin keeps one for every request it sends, a cassette one for
+// the request it matches and one for the response it replays.
 #[derive(Clone)]
 enum Repr {
     Parsed(Box<Url>),
     Text {
         /// The origin's serialization followed by a plain path.
-        text: Box<str>,
+        text: Arc<str>,
         /// Where the path starts in `text`.
         path_at: u32,
         /// Where the path ends in `text`: at its `?`, or the end.
         path_end: u32,
         /// The origin; the whole URL is its URL joined with the path.
         origin: Arc<Origin>,
-        url: OnceLock<Box<Url>>,
+        url: OnceLock<Arc<Url>>,
     },
 }
 
@@ -53,13 +55,22 @@ pub(crate) struct Origin {
     url: Url,
     /// The length of the URL's serialization up to its path.
     len: usize,
+    /// The origin as an `http::Uri`'s scheme and authority, parsed once:
+    /// a text target's URI is these and its path, so that sending it
+    /// parses only the path (`None` when the origin is not a URI's, which
+    /// the whole text's parse then reports).
+    uri: Option<(http::uri::Scheme, http::uri::Authority)>,
 }
 
 impl Origin {
     /// The origin of `url`.
     pub(crate) fn of(url: Url) -> Origin {
         let len = url[..url::Position::BeforePath].len();
-        Origin { url, len }
+        let uri = http::Uri::try_from(&url.as_str()[..len])
+            .ok()
+            .map(http::Uri::into_parts)
+            .and_then(|parts| Some((parts.scheme?, parts.authority?)));
+        Origin { url, len, uri }
     }
 
     /// The URL the origin was taken from.
@@ -81,12 +92,9 @@ impl Target {
         let origin_text = origin.text();
         let path_at = u32::try_from(origin_text.len()).ok()?;
         let path_end = u32::try_from(origin_text.len() + path_len).ok()?;
-        let mut text = String::with_capacity(origin_text.len() + path.len());
-        text.push_str(origin_text);
-        text.push_str(path);
         Some(Target {
             repr: Repr::Text {
-                text: text.into_boxed_str(),
+                text: concat(origin_text, path),
                 path_at,
                 path_end,
                 origin: Arc::clone(origin),
@@ -105,7 +113,7 @@ impl Target {
                 origin,
                 url,
                 ..
-            } => url.get_or_init(|| Box::new(parse_text(&origin.url, text, *path_at))),
+            } => url.get_or_init(|| Arc::new(parse_text(&origin.url, text, *path_at))),
         }
     }
 
@@ -131,9 +139,10 @@ impl Target {
                 origin,
                 url,
                 ..
-            } => url
-                .into_inner()
-                .map_or_else(|| parse_text(&origin.url, &text, path_at), |url| *url),
+            } => url.into_inner().map_or_else(
+                || parse_text(&origin.url, &text, path_at),
+                Arc::unwrap_or_clone,
+            ),
         }
     }
 
@@ -204,11 +213,47 @@ impl Target {
         match &self.repr {
             Repr::Parsed(url) => crate::request::url_to_uri(url),
             // A plain path has no fragment and only bytes a URI allows.
-            Repr::Text { text, .. } => text.parse().map_err(|err| {
-                crate::Error::invalid(format!("URL {text} cannot be sent as an HTTP URI: {err}"))
-            }),
+            Repr::Text {
+                text,
+                path_at,
+                origin,
+                ..
+            } => {
+                let invalid = |err: http::Error| {
+                    crate::Error::invalid(format!(
+                        "URL {text} cannot be sent as an HTTP URI: {err}"
+                    ))
+                };
+                let Some((scheme, authority)) = &origin.uri else {
+                    return text
+                        .parse()
+                        .map_err(|err: http::uri::InvalidUri| invalid(err.into()));
+                };
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(scheme.clone());
+                parts.authority = Some(authority.clone());
+                parts.path_and_query = Some(
+                    http::uri::PathAndQuery::try_from(&text[*path_at as usize..])
+                        .map_err(|err| invalid(err.into()))?,
+                );
+                http::Uri::from_parts(parts).map_err(|err| invalid(err.into()))
+            }
         }
     }
+}
+
+/// `a` followed by `b`, in one allocation: an `Arc<str>` made from a
+/// `String` would cost a second one, and this runs on every request.
+fn concat(a: &str, b: &str) -> Arc<str> {
+    const ON_STACK: usize = 256;
+    let len = a.len() + b.len();
+    if len > ON_STACK {
+        return Arc::from([a, b].concat());
+    }
+    let mut buffer = [0u8; ON_STACK];
+    buffer[..a.len()].copy_from_slice(a.as_bytes());
+    buffer[a.len()..len].copy_from_slice(b.as_bytes());
+    Arc::from(std::str::from_utf8(&buffer[..len]).expect("two strs put together are UTF-8"))
 }
 
 /// The URL of a text target: its origin joined with its path, which gives
@@ -355,6 +400,27 @@ pub(crate) mod tests {
         assert_eq!(target.query(), whole.query(), "{origin} + {path:?}");
         let uri = target.to_uri().expect("a plain path is a URI");
         assert_eq!(uri.to_string(), whole.as_str(), "{origin} + {path:?}");
+    }
+
+    #[test]
+    fn targets_of_every_length_keep_their_text() {
+        for len in [1, 200, 230, 240, 255, 256, 257, 300, 5000] {
+            let path = format!("/{}?q=1", "a".repeat(len));
+            for origin in ORIGINS {
+                assert!(target(origin, &path).is_some(), "{origin} + {len}");
+                check_plain(origin, &path);
+            }
+        }
+    }
+
+    #[test]
+    fn a_clone_shares_the_text_and_keeps_its_parsed_url() {
+        let original = target("http://api.test", "/a?b=1").expect("plain");
+        let parsed = original.url().clone();
+        let copy = original.clone();
+        assert!(std::ptr::eq(original.as_str(), copy.as_str()));
+        assert_eq!(copy.url(), &parsed);
+        assert_eq!(copy.into_url(), parsed);
     }
 
     #[test]

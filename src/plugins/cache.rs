@@ -216,7 +216,7 @@ impl Cache {
             entry.add_validators(&mut request);
         }
         let url = request.url().clone();
-        let head = super::copy_head(&request);
+        let head = request.copy_head();
         let mut response = next.run(request).await?;
         if let Some(mut entry) = stored
             && response.status() == StatusCode::NOT_MODIFIED

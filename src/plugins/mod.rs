@@ -258,13 +258,3 @@ pub(crate) fn is_idempotent(method: &http::Method) -> bool {
     ]
     .contains(method)
 }
-
-/// A copy of `request` without its body: method, URL, headers, version and
-/// extensions.
-pub(crate) fn copy_head(request: &Request) -> Request {
-    let mut head = Request::to(request.method().clone(), request.target().clone());
-    *head.headers_mut() = request.headers().clone();
-    *head.version_mut() = request.version();
-    *head.extensions_mut() = request.extensions().clone();
-    head
-}

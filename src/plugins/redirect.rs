@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode, header};
 use url::Url;
 
-use super::{Next, Plugin, copy_head};
+use super::{Next, Plugin};
 use crate::engine::BoxFuture;
 use crate::{Body, Error, Request, Response, Result};
 
@@ -99,7 +99,7 @@ impl Redirect {
         request: Request,
         next: Next<'a>,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
-        let head = copy_head(&request);
+        let head = request.copy_head();
         let body = request.body().try_clone();
         let sent = next.run(request);
         async move {
@@ -153,7 +153,7 @@ impl Redirect {
                 None if !becomes_get => return Ok(answered_by(response, head)),
                 body => next_request(head, body, becomes_get, target),
             };
-            head = copy_head(&current);
+            head = current.copy_head();
             body = current.body().try_clone();
             response = next.run(current).await?;
             if !is_followed(response.status()) {

@@ -115,6 +115,12 @@ impl Request {
         Arc::make_mut(self.headers.get_or_insert_with(Default::default))
     }
 
+    /// Replaces the headers with `headers`, shared: copied on the first
+    /// change.
+    pub(crate) fn share_headers(&mut self, headers: &Arc<HeaderMap>) {
+        self.headers = Some(Arc::clone(headers));
+    }
+
     /// The HTTP version asked for (the engine may negotiate another).
     pub fn version(&self) -> Version {
         self.version

@@ -40,6 +40,51 @@ async fn defaults_fill_in_and_the_request_wins() {
     assert_eq!(history[1].headers()["accept"], "text/csv");
 }
 
+/// Requests without headers of their own share the client's defaults: a
+/// plugin that changes one request's headers changes that request only.
+#[tokio::test]
+async fn a_plugin_changing_shared_default_headers_changes_only_its_request() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use wiretape::engine::BoxFuture;
+    use wiretape::plugins::{Next, Plugin};
+    use wiretape::{HeaderValue, Request, Response, Result};
+
+    struct Numbered(AtomicU32);
+    impl Plugin for Numbered {
+        fn call<'a>(
+            &'a self,
+            mut request: Request,
+            next: Next<'a>,
+        ) -> BoxFuture<'a, Result<Response>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            request.headers_mut().append("x-n", HeaderValue::from(n));
+            if n == 0 {
+                request.headers_mut().remove("accept");
+            }
+            next.run(request)
+        }
+    }
+
+    let engine = MockEngine::new(|_| async { Ok(respond_ok("")) });
+    let client = Client::builder()
+        .engine(engine.clone())
+        .default_header("accept", "application/json")
+        .plugin(Numbered(AtomicU32::new(0)))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client.get("http://api.test/").send().await.unwrap();
+    }
+    let history = engine.request_history();
+    for (i, request) in history.iter().enumerate() {
+        let numbers: Vec<_> = request.headers().get_all("x-n").iter().collect();
+        assert_eq!(numbers, [i.to_string().as_str()], "request {i}");
+        let accept = request.headers().get("accept");
+        assert_eq!(accept.is_none(), i == 0, "request {i}");
+        assert!(request.headers().contains_key("user-agent"), "request {i}");
+    }
+}
+
 #[tokio::test]
 async fn invalid_defaults_are_reported_when_the_client_is_built() {
     let err = Client::builder()

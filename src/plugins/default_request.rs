@@ -48,7 +48,8 @@ use crate::{Error, Request, Response, Result};
 #[derive(Clone)]
 pub struct DefaultRequest {
     base_url: Option<Url>,
-    headers: HeaderMap,
+    /// Shared with every request that has no headers of its own.
+    headers: Arc<HeaderMap>,
     query: Vec<(String, String)>,
     errors: Vec<String>,
 }
@@ -69,7 +70,7 @@ impl DefaultRequest {
         );
         DefaultRequest {
             base_url: None,
-            headers,
+            headers: Arc::new(headers),
             query: Vec::new(),
             errors: Vec::new(),
         }
@@ -102,7 +103,7 @@ impl DefaultRequest {
     {
         match (name.try_into(), value.try_into()) {
             (Ok(name), Ok(value)) => {
-                self.headers.insert(name, value);
+                Arc::make_mut(&mut self.headers).insert(name, value);
             }
             (Err(err), _) => self
                 .errors
@@ -132,10 +133,16 @@ impl DefaultRequest {
     }
 
     fn apply(&self, request: &mut Request) {
-        for name in self.headers.keys() {
-            if !request.headers().contains_key(name) {
-                for value in self.headers.get_all(name) {
-                    request.headers_mut().append(name.clone(), value.clone());
+        if request.headers().is_empty() {
+            // Most requests bring no headers of their own: they share the
+            // defaults, copied only if a plugin or engine below changes them.
+            request.share_headers(&self.headers);
+        } else {
+            for name in self.headers.keys() {
+                if !request.headers().contains_key(name) {
+                    for value in self.headers.get_all(name) {
+                        request.headers_mut().append(name.clone(), value.clone());
+                    }
                 }
             }
         }

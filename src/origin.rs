@@ -66,15 +66,7 @@ impl LastOrigin {
         if let Some(last) = last
             && last.key == origin
         {
-            if let Some(target) = Target::joined(&last.origin, path) {
-                return Ok(target);
-            }
-            return last
-                .origin
-                .url()
-                .join(path)
-                .map(Target::from)
-                .map_err(cannot);
+            return Target::join(&last.origin, path).map_err(cannot);
         }
         let url = whole()?;
         *lock(&self.last) = Some(Arc::new(Last {

@@ -121,6 +121,12 @@ impl Request {
         self.headers = Some(Arc::clone(headers));
     }
 
+    /// Replaces the headers with `headers`, taken as they are (an empty
+    /// map is no headers, which allocate nothing).
+    pub(crate) fn set_headers(&mut self, headers: HeaderMap) {
+        self.headers = (!headers.is_empty()).then(|| Arc::new(headers));
+    }
+
     /// The HTTP version asked for (the engine may negotiate another).
     pub fn version(&self) -> Version {
         self.version
@@ -302,14 +308,12 @@ impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
                 parts.uri.to_string()
             ))
         })?;
-        Ok(Request {
-            method: parts.method,
-            target: Target::from(url),
-            headers: Some(Arc::new(parts.headers)),
-            version: parts.version,
-            body: body.into(),
-            extensions: parts.extensions,
-        })
+        let mut request = Request::to(parts.method, Target::from(url));
+        request.set_headers(parts.headers);
+        request.version = parts.version;
+        request.body = body.into();
+        request.extensions = parts.extensions;
+        Ok(request)
     }
 }
 
@@ -365,7 +369,12 @@ pub(crate) fn url_to_uri(url: &Url) -> Result<http::Uri> {
         None => url.as_str(),
     };
     text.parse()
-        .map_err(|err| Error::invalid(format!("URL {url} cannot be sent as an HTTP URI: {err}")))
+        .map_err(|err: http::uri::InvalidUri| unsendable(url.as_str(), err.into()))
+}
+
+/// The error for a URL that is not a valid HTTP URI.
+pub(crate) fn unsendable(url: &str, err: http::Error) -> Error {
+    Error::invalid(format!("URL {url} cannot be sent as an HTTP URI: {err}"))
 }
 
 #[cfg(test)]

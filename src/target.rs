@@ -85,9 +85,19 @@ impl Origin {
 }
 
 impl Target {
+    /// `reference` resolved against `origin`'s URL, as [`Url::join`] does:
+    /// a [plain](plain_path_len) absolute path is put after the origin's
+    /// text without parsing, anything else is joined.
+    pub(crate) fn join(origin: &Arc<Origin>, reference: &str) -> Result<Target, url::ParseError> {
+        match Target::joined(origin, reference) {
+            Some(target) => Ok(target),
+            None => origin.url.join(reference).map(Target::from),
+        }
+    }
+
     /// The target `origin` followed by `path`, if `path` is [plain](plain_path_len): the
     /// two texts put together, no parsing.
-    pub(crate) fn joined(origin: &Arc<Origin>, path: &str) -> Option<Target> {
+    fn joined(origin: &Arc<Origin>, path: &str) -> Option<Target> {
         let path_len = plain_path_len(path)?;
         let origin_text = origin.text();
         let path_at = u32::try_from(origin_text.len()).ok()?;
@@ -219,11 +229,7 @@ impl Target {
                 origin,
                 ..
             } => {
-                let invalid = |err: http::Error| {
-                    crate::Error::invalid(format!(
-                        "URL {text} cannot be sent as an HTTP URI: {err}"
-                    ))
-                };
+                let invalid = |err: http::Error| crate::request::unsendable(text, err);
                 let Some((scheme, authority)) = &origin.uri else {
                     return text
                         .parse()

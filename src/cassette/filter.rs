@@ -38,6 +38,12 @@ pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
     "private-token",
 ];
 
+/// The part of a URL's userinfo that holds a credential.
+enum Userinfo {
+    Password,
+    Username,
+}
+
 /// Which default filters are on (all, unless the user opts out of one).
 #[derive(Debug, Clone)]
 struct Defaults {
@@ -350,16 +356,24 @@ impl Filters {
         }
     }
 
+    /// Which part of `url`'s userinfo holds a credential to replace: the
+    /// password, else a username alone; `None` when there is none or it is
+    /// a placeholder already.
+    fn userinfo_to_hide(&self, url: &Url) -> Option<Userinfo> {
+        if !self.rules.defaults.userinfo {
+            return None;
+        }
+        match url.password() {
+            Some(password) => (!is_placeholder(password)).then_some(Userinfo::Password),
+            None => (!url.username().is_empty() && !is_placeholder(url.username()))
+                .then_some(Userinfo::Username),
+        }
+    }
+
     /// Whether [`url_parts`](Self::url_parts) may change `target`, read
     /// from its text and its origin.
     fn touches_url_parts(&self, target: &Target) -> bool {
-        let userinfo = target.authority();
-        let credential = |text: &str| !text.is_empty() && !is_placeholder(text);
-        self.rules.defaults.userinfo
-            && match userinfo.password() {
-                Some(password) => !is_placeholder(password),
-                None => credential(userinfo.username()),
-            }
+        self.userinfo_to_hide(target.authority()).is_some()
             || target
                 .query()
                 .is_some_and(|query| self.touches_query(query))
@@ -369,18 +383,16 @@ impl Filters {
     /// The parts of [`url`](Self::url) that edit the parsed URL: the
     /// userinfo, the query's parameters and hidden values in the host.
     fn url_parts(&self, url: &mut Url) {
-        if self.rules.defaults.userinfo {
-            if url.password().is_some_and(|p| !is_placeholder(p)) {
+        match self.userinfo_to_hide(url) {
+            Some(Userinfo::Password) => {
                 let placeholder = self
                     .seen
                     .placeholder_of(&percent_decode(url.password().unwrap_or_default()))
                     .unwrap_or("<PASSWORD>")
                     .to_string();
                 let _ = url.set_password(Some(&placeholder));
-            } else if url.password().is_none()
-                && !url.username().is_empty()
-                && !is_placeholder(url.username())
-            {
+            }
+            Some(Userinfo::Username) => {
                 let placeholder = self
                     .seen
                     .placeholder_of(&percent_decode(url.username()))
@@ -388,6 +400,7 @@ impl Filters {
                     .to_string();
                 let _ = url.set_username(&placeholder);
             }
+            None => {}
         }
         if url.query().is_some_and(|query| self.touches_query(query)) {
             let mut changed = false;

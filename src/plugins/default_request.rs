@@ -201,10 +201,7 @@ pub(crate) fn resolve(base: Option<&Arc<Origin>>, last: &LastOrigin, url: &str) 
     // absolute: join it directly instead of paying for a failed parse first,
     // and without parsing at all when the path is plain.
     if let (Some(base), Some(b'/' | b'?' | b'#')) = (base, url.as_bytes().first()) {
-        if let Some(target) = Target::joined(base, url) {
-            return Ok(target);
-        }
-        return join(base.url(), url).map(Target::from);
+        return Target::join(base, url).map_err(|err| cannot_resolve(base.url(), url, err));
     }
     let base = base.map(|base| base.url());
     if let Some((origin, path)) = split_origin(url) {
@@ -232,11 +229,13 @@ fn parse(base: Option<&Url>, url: &str) -> Result<Url> {
 }
 
 fn join(base: &Url, url: &str) -> Result<Url> {
-    base.join(url).map_err(|err| {
-        Error::invalid(format!(
-            "cannot resolve {url:?} against base URL {base}: {err}"
-        ))
-    })
+    base.join(url).map_err(|err| cannot_resolve(base, url, err))
+}
+
+fn cannot_resolve(base: &Url, url: &str, err: url::ParseError) -> Error {
+    Error::invalid(format!(
+        "cannot resolve {url:?} against base URL {base}: {err}"
+    ))
 }
 
 #[cfg(test)]

@@ -437,7 +437,7 @@ async fn handle(
     let on_upgrade = websocket.then(|| hyper::upgrade::on(&mut incoming));
     let (parts, body) = incoming.into_parts();
     let mut request = Request::to(parts.method, target);
-    *request.headers_mut() = parts.headers;
+    request.set_headers(parts.headers);
     *request.version_mut() = version;
     request.extensions_mut().insert(connection.wire.clone());
     let shared = &connection.shared;

@@ -1,7 +1,7 @@
 //! The response, as engines produce it and callers read it.
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -47,11 +47,24 @@ static UNSET_URL: LazyLock<Url> =
 pub struct Response {
     status: StatusCode,
     version: Version,
-    headers: HeaderMap,
+    headers: Headers,
     url: Option<Target>,
     body: Body,
     extensions: Extensions,
 }
+
+/// A response's headers: its own, or shared with the route or tape that
+/// answered it (which hands the same head to every request) until the
+/// first change, so that answering costs a reference count rather than a
+/// copy of the map. Either way the size of a `HeaderMap`: a response moved
+/// through the plugins is no bigger for it.
+#[derive(Clone)]
+enum Headers {
+    Own(HeaderMap),
+    Shared(Arc<HeaderMap>),
+}
+
+const _: () = assert!(size_of::<Headers>() == size_of::<HeaderMap>());
 
 impl Response {
     /// A response with the given status, no headers and an empty body.
@@ -59,7 +72,7 @@ impl Response {
         Response {
             status,
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers: Headers::Own(HeaderMap::new()),
             url: None,
             body: Body::empty(),
             extensions: Extensions::new(),
@@ -83,7 +96,7 @@ impl Response {
     {
         let name = name.try_into().expect("invalid header name");
         let value = value.try_into().expect("invalid header value");
-        self.headers.append(name, value);
+        self.headers_mut().append(name, value);
         self
     }
 
@@ -100,7 +113,7 @@ impl Response {
         // impl (a map with non-string keys) becomes an empty JSON object
         // rather than a panic in the middle of a mock.
         let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-        self.headers.insert(
+        self.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
@@ -147,12 +160,35 @@ impl Response {
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        match &self.headers {
+            Headers::Own(headers) => headers,
+            Headers::Shared(headers) => headers,
+        }
     }
 
     /// The headers, mutably.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        if let Headers::Shared(shared) = &self.headers {
+            self.headers = Headers::Own(HeaderMap::clone(shared));
+        }
+        match &mut self.headers {
+            Headers::Own(headers) => headers,
+            Headers::Shared(_) => unreachable!("just made its own"),
+        }
+    }
+
+    /// Replaces the headers with `headers`, shared with whoever answered
+    /// (a route, a tape): copied on the first change.
+    pub(crate) fn share_headers(&mut self, headers: &Arc<HeaderMap>) {
+        self.headers = Headers::Shared(Arc::clone(headers));
+    }
+
+    /// The headers, by value (copied if they are shared).
+    fn take_headers(&mut self) -> HeaderMap {
+        match std::mem::replace(&mut self.headers, Headers::Own(HeaderMap::new())) {
+            Headers::Own(headers) => headers,
+            Headers::Shared(headers) => Arc::unwrap_or_clone(headers),
+        }
     }
 
     /// The URL this response answers: after redirects, the final one.
@@ -198,7 +234,7 @@ impl Response {
 
     /// The `Content-Length` header, if present and valid.
     pub fn content_length(&self) -> Option<u64> {
-        self.headers
+        self.headers()
             .get(http::header::CONTENT_LENGTH)?
             .to_str()
             .ok()?
@@ -242,7 +278,7 @@ impl Response {
     pub async fn text(self) -> Result<String> {
         #[cfg(feature = "charset")]
         let encoding = self
-            .headers
+            .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
@@ -324,7 +360,7 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("version", &self.version)
             .field("url", &self.url().as_str())
-            .field("headers", &self.headers)
+            .field("headers", self.headers())
             .field("body", &self.body)
             .finish()
     }
@@ -336,7 +372,7 @@ impl<B: Into<Body>> From<http::Response<B>> for Response {
         Response {
             status: parts.status,
             version: parts.version,
-            headers: parts.headers,
+            headers: Headers::Own(parts.headers),
             url: None,
             body: body.into(),
             extensions: parts.extensions,
@@ -345,11 +381,12 @@ impl<B: Into<Body>> From<http::Response<B>> for Response {
 }
 
 impl From<Response> for http::Response<Body> {
-    fn from(response: Response) -> http::Response<Body> {
+    fn from(mut response: Response) -> http::Response<Body> {
+        let headers = response.take_headers();
         let mut out = http::Response::new(response.body);
         *out.status_mut() = response.status;
         *out.version_mut() = response.version;
-        *out.headers_mut() = response.headers;
+        *out.headers_mut() = headers;
         *out.extensions_mut() = response.extensions;
         out
     }

@@ -313,6 +313,25 @@ async fn identical_requests_replay_in_recorded_order_each_once() {
 }
 
 #[tokio::test]
+async fn changing_a_replayed_responses_headers_leaves_the_next_replay_as_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heads.yaml");
+    let (cassette, client) = recorder(&path, api());
+    client.get("http://api.test/text").send().await.unwrap();
+    cassette.finish().unwrap();
+
+    let client = player(builder(&path).allow_playback_repeats(true));
+    let mut first = client.get("http://api.test/text").send().await.unwrap();
+    let recorded = first.headers().clone();
+    assert!(!recorded.is_empty());
+    first.headers_mut().clear();
+    first.headers_mut().insert("x-added", "1".parse().unwrap());
+
+    let second = client.get("http://api.test/text").send().await.unwrap();
+    assert_eq!(second.headers(), &recorded);
+}
+
+#[tokio::test]
 async fn a_miss_names_the_cassette_the_closest_request_and_how_to_rerecord() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("miss.yaml");

@@ -68,7 +68,38 @@ impl Default for Defaults {
     }
 }
 
-/// The filters of one cassette; [`Filters::for_request`] adds what one
+/// Which of a request's headers [`Filters::request`] replaced with a
+/// placeholder, so that each name is looked up once: bit `at` for the
+/// header at `at`. Past the 64th header, the filters are asked again.
+#[derive(Default, Clone, Copy)]
+struct Replaced(u64);
+
+impl Replaced {
+    fn mark(&mut self, at: usize) {
+        if at < 64 {
+            self.0 |= 1 << at;
+        }
+    }
+
+    /// The values of the headers that were not replaced.
+    fn others<'a>(
+        self,
+        headers: &'a mut Headers,
+        filters: &'a Filters,
+    ) -> impl Iterator<Item = &'a mut Vec<String>> {
+        headers
+            .0
+            .iter_mut()
+            .enumerate()
+            .filter(move |(at, (name, _))| match *at {
+                0..64 => self.0 & (1 << at) == 0,
+                _ => filters.header_placeholder(name).is_none(),
+            })
+            .map(|(_, (_, values))| values)
+    }
+}
+
+/// The filters of one cassette; [`Filters::request`] adds what one
 /// interaction's request carries. The cassette's rules are shared, so that
 /// the per-request copy costs no more than what the request adds.
 #[derive(Debug, Clone, Default)]
@@ -235,20 +266,31 @@ impl Filters {
                 .any(|k| k.eq_ignore_ascii_case(name))
     }
 
-    /// These filters plus the credentials that the request (its URL,
-    /// headers and body before any filter) carries, so that they are hidden
+    /// Filters a request's URL and headers (its body is left to
+    /// [`body`](Self::body)), and returns these filters plus the credentials
+    /// that the request carried before any filter, so that they are hidden
     /// wherever they appear in this interaction, and so that replay can put
     /// the replaying request's own values back.
-    pub(crate) fn for_request(&self, url: &Target, headers: &Headers, body: &[u8]) -> Filters {
+    ///
+    /// One pass decides what each header's and query parameter's name asks
+    /// for; the search for credentials and their replacement both use it,
+    /// since every recorded and replayed request comes through here.
+    pub(crate) fn request(&self, url: &mut Target, headers: &mut Headers, body: &[u8]) -> Filters {
         let mut seen = Seen::default();
-        // The values no header filter replaces, searched for JWTs last (the
-        // order of finding names the placeholders): each name is looked up
-        // once.
-        let mut unfiltered = Vec::new();
-        for (name, values) in &headers.0 {
-            match self.header_placeholder(name) {
-                Some(_) => values.iter().for_each(|v| seen.add_header(name, v)),
-                None => unfiltered.push(values),
+        // A header that a filter replaces is seen and replaced at once; the
+        // others are searched for JWTs last (the order of finding names the
+        // placeholders), and for secrets once everything has been seen.
+        let mut replaced = Replaced::default();
+        for (at, (name, values)) in headers.0.iter_mut().enumerate() {
+            let Some(placeholder) = self.header_placeholder(name) else {
+                continue;
+            };
+            replaced.mark(at);
+            for value in values {
+                seen.add_header(name, value);
+                if !is_placeholder(value) {
+                    *value = placeholder.to_string();
+                }
             }
         }
         if self.rules.defaults.userinfo {
@@ -263,13 +305,16 @@ impl Filters {
                 None => {}
             }
         }
-        if let Some(query) = url.query().filter(|query| self.hides_a_key_in(query)) {
-            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-                if self.hides_key(&key) {
-                    seen.add(&key, &value);
-                }
+        let query = url.query().filter(|query| self.touches_query(query));
+        for (key, value) in query
+            .iter()
+            .flat_map(|q| url::form_urlencoded::parse(q.as_bytes()))
+        {
+            if self.hides_key(&key) {
+                seen.add(&key, &value);
             }
         }
+        let query_touched = query.is_some();
         if let Ok(text) = std::str::from_utf8(body) {
             if let Some(json) = parse_json(text) {
                 let mut named = Vec::new();
@@ -290,10 +335,9 @@ impl Filters {
         }
         if self.rules.defaults.jwts {
             seen.add_jwts(url.as_str());
-            unfiltered
-                .into_iter()
-                .flatten()
-                .for_each(|value| seen.add_jwts(value));
+            for values in replaced.others(headers, self) {
+                values.iter().for_each(|value| seen.add_jwts(value));
+            }
         }
         let mut filters = self.clone();
         if self.rules.defaults.echoes {
@@ -304,6 +348,13 @@ impl Filters {
             }
         }
         filters.seen = seen;
+        filters.url(url, query_touched);
+        for values in replaced.others(headers, &filters) {
+            for value in values {
+                filters.hide_secrets(value);
+                filters.hide_jwts(value);
+            }
+        }
         filters
     }
 
@@ -326,7 +377,7 @@ impl Filters {
     }
 
     /// The placeholder for a credential `value` found under `name` in a
-    /// part of the interaction that [`for_request`](Self::for_request) did
+    /// part of the interaction that [`request`](Self::request) did
     /// not search (a response): the request's, if it carried the same value.
     fn placeholder(&self, local: &mut Seen, name: &str, value: &str) -> Option<String> {
         if let Some(known) = self.seen.placeholder_of(value) {
@@ -338,11 +389,15 @@ impl Filters {
         local.add(name, value)
     }
 
-    /// Replaces filtered query parameters, credentials in the userinfo, and
-    /// secrets anywhere in the URL. A URL that none of them touches (the
-    /// common case) is only read, as text: it is never parsed.
-    pub(crate) fn url(&self, target: &mut Target) {
-        if self.touches_url_parts(target) {
+    /// Replaces filtered query parameters (`query_touched`: the query has
+    /// one), credentials in the userinfo, and secrets anywhere in the URL. A
+    /// URL that none of them touches (the common case) is only read, as
+    /// text: it is never parsed.
+    fn url(&self, target: &mut Target, query_touched: bool) {
+        if query_touched
+            || self.userinfo_to_hide(target.authority()).is_some()
+            || !self.rules.hidden.is_empty()
+        {
             self.url_parts(target.url_mut());
         }
         let jwts = self.rules.defaults.jwts && secrets::may_hold_jwt(target.as_str());
@@ -368,16 +423,6 @@ impl Filters {
             None => (!url.username().is_empty() && !is_placeholder(url.username()))
                 .then_some(Userinfo::Username),
         }
-    }
-
-    /// Whether [`url_parts`](Self::url_parts) may change `target`, read
-    /// from its text and its origin.
-    fn touches_url_parts(&self, target: &Target) -> bool {
-        self.userinfo_to_hide(target.authority()).is_some()
-            || target
-                .query()
-                .is_some_and(|query| self.touches_query(query))
-            || !self.rules.hidden.is_empty()
     }
 
     /// The parts of [`url`](Self::url) that edit the parsed URL: the
@@ -648,22 +693,15 @@ impl Filters {
             .as_ref()
             .and_then(|b| b.to_bytes().ok())
             .unwrap_or_default();
-        let url = Url::parse(&request.uri).ok().map(Target::from);
-        let filters = match &url {
-            Some(url) => self.for_request(url, &request.headers, &body),
-            None => self.for_request(
-                &Url::parse("http://invalid.invalid/")
-                    .expect("a valid literal URL")
-                    .into(),
-                &request.headers,
-                &body,
-            ),
-        };
-        if let Some(mut url) = url {
-            filters.url(&mut url);
+        let parsed = Url::parse(&request.uri).ok();
+        let valid = parsed.is_some();
+        let mut url = Target::from(parsed.unwrap_or_else(|| {
+            Url::parse("http://invalid.invalid/").expect("a valid literal URL")
+        }));
+        let filters = self.request(&mut url, &mut request.headers, &body);
+        if valid {
             request.uri = url.as_str().to_owned();
         }
-        filters.headers(&mut request.headers);
         filters.scrub_body(&mut request.body, &mut Headers::default());
         if let Some(response) = &mut interaction.response {
             filters.headers(&mut response.headers);
@@ -1176,15 +1214,16 @@ mod tests {
                     let mut parsed = Target::from(Url::parse(&format!("{origin}{path}")).unwrap());
                     for headers in [&Headers::default(), &headers] {
                         let (mut text, mut parsed) = (text.clone(), parsed.clone());
-                        let by_text = filters.for_request(&text, headers, b"");
-                        let by_url = filters.for_request(&parsed, headers, b"");
+                        let (mut text_headers, mut url_headers) =
+                            (headers.clone(), headers.clone());
+                        let by_text = filters.request(&mut text, &mut text_headers, b"");
+                        let by_url = filters.request(&mut parsed, &mut url_headers, b"");
                         assert_eq!(by_text.seen, by_url.seen, "{origin}{path}");
-                        by_text.url(&mut text);
-                        by_url.url(&mut parsed);
                         assert_eq!(text.as_str(), parsed.as_str(), "{origin}{path}");
+                        assert_eq!(text_headers, url_headers, "{origin}{path}");
                     }
-                    filters.url(&mut text);
-                    filters.url(&mut parsed);
+                    filters.request(&mut text, &mut Headers::default(), b"");
+                    filters.request(&mut parsed, &mut Headers::default(), b"");
                     assert_eq!(text.as_str(), parsed.as_str(), "{origin}{path}");
                     for secret in ["s3cr3t", ":pw@", jwt] {
                         assert!(!text.as_str().contains(secret), "{}", text.as_str());
@@ -1201,7 +1240,7 @@ mod tests {
         filters.sensitive("<USER>", "ada");
         let mut url =
             Target::from(Url::parse("https://x.test/users/ada?api_key=123&page=2").unwrap());
-        filters.url(&mut url);
+        filters.request(&mut url, &mut Headers::default(), b"");
         assert_eq!(
             url.as_str(),
             "https://x.test/users/%3CUSER%3E?api_key=%3CKEY%3E&page=2"

@@ -27,7 +27,7 @@ pub(crate) struct RecordOptions {
 }
 
 /// The filters for one request (the cassette's, plus the credentials this
-/// request carries: see [`Filters::for_request`]), and the live request
+/// request carries: see [`Filters::request`]), and the live request
 /// (whose body has been read into `body`) after them: what matching compares
 /// and what the cassette keeps. The headers are converted once, for both.
 pub(crate) fn filtered_request(
@@ -37,9 +37,7 @@ pub(crate) fn filtered_request(
 ) -> (Arc<Filters>, RequestParts) {
     let mut headers = Headers::from_map(request.headers());
     let mut url = request.target().without_fragment();
-    let filters = Arc::new(filters.for_request(&url, &headers, body));
-    filters.url(&mut url);
-    filters.headers(&mut headers);
+    let filters = Arc::new(filters.request(&mut url, &mut headers, body));
     let body = filters
         .body(body)
         .map(Bytes::from)

@@ -2,6 +2,7 @@
 //! and the response (or error) rebuilt from it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -186,7 +187,8 @@ pub(crate) struct Invalid {
 #[derive(Debug, Clone)]
 pub(crate) struct Answer {
     status: StatusCode,
-    headers: HeaderMap,
+    /// Shared with every response that replays it.
+    headers: Arc<HeaderMap>,
     body: Option<Bytes>,
 }
 
@@ -253,7 +255,7 @@ pub(crate) fn validate(i: usize, interaction: &Interaction) -> Result<Option<Ans
             let streamed = matches!(response.body, Some(BodyForm::Chunks(_)));
             Ok(Some(Answer {
                 status,
-                headers,
+                headers: Arc::new(headers),
                 body: body.filter(|_| !streamed),
             }))
         }
@@ -302,10 +304,14 @@ pub(crate) fn replay(
     };
     let delay = recorded.latency_ms.and_then(|ms| timing.delay(ms));
     let outcome = (|| {
-        let (status, mut headers) = match answer {
-            Some(answer) if !filters.restores() => (answer.status, answer.headers.clone()),
-            _ => rebuild_head(recorded, request, filters)?,
+        // The head kept at opening, shared, unless placeholders in it are
+        // restored for this request.
+        let shared = answer.filter(|_| !filters.restores());
+        let (status, rebuilt) = match shared {
+            Some(answer) => (answer.status, None),
+            None => rebuild_head(recorded, request, filters).map(|(s, h)| (s, Some(h)))?,
         };
+        let mut length = None;
         let body = match &recorded.body {
             None => Body::empty(),
             Some(BodyForm::Chunks(chunks)) => {
@@ -335,7 +341,7 @@ pub(crate) fn replay(
                 };
                 let bytes = restored(recorded.clone(), filters);
                 if bytes.len() != recorded.len() {
-                    super::record::fit_content_length(&mut headers, bytes.len());
+                    length = Some(bytes.len());
                 }
                 Body::from(bytes)
             }
@@ -343,7 +349,14 @@ pub(crate) fn replay(
         let mut response = Response::new(status)
             .with_body(body)
             .with_target(url.clone());
-        *response.headers_mut() = headers;
+        match (rebuilt, shared) {
+            (Some(headers), _) => *response.headers_mut() = headers,
+            (None, Some(answer)) => response.share_headers(&answer.headers),
+            (None, None) => {}
+        }
+        if let Some(length) = length {
+            super::record::fit_content_length(response.headers_mut(), length);
+        }
         Ok(response)
     })();
     Replayed { delay, outcome }
@@ -533,9 +546,9 @@ mod tests {
         // Without and with a credential in the replaying request: with one,
         // its placeholder in the recorded head and body is restored.
         let plain = Filters::default();
-        let carrying = Filters::default().for_request(
-            &Url::parse("http://api.test/graphql").unwrap().into(),
-            &headers(&[("authorization", &["Bearer s3cr3t-t0ken"])]),
+        let carrying = Filters::default().request(
+            &mut Url::parse("http://api.test/graphql").unwrap().into(),
+            &mut headers(&[("authorization", &["Bearer s3cr3t-t0ken"])]),
             b"",
         );
         for filters in [&plain, &carrying] {

@@ -49,6 +49,28 @@ async fn status_headers_and_bodies() {
 }
 
 #[tokio::test]
+async fn changing_one_answers_headers_leaves_the_next_answer_as_the_route_says() {
+    let router = Router::new();
+    router.mock(Route::given(path("/a")).respond_with(text("hi").with_header("x-a", "1")));
+    let client = client(&router);
+
+    let mut first = client.get("/a").send().await.unwrap();
+    first
+        .headers_mut()
+        .insert("x-a", "changed".parse().unwrap());
+    first.headers_mut().insert("x-b", "added".parse().unwrap());
+    assert_eq!(first.headers()["x-a"], "changed");
+
+    let second = client.get("/a").send().await.unwrap();
+    assert_eq!(second.headers()["x-a"], "1");
+    assert!(second.headers().get("x-b").is_none());
+    assert_eq!(
+        second.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+}
+
+#[tokio::test]
 async fn files_are_read_once_and_typed_by_extension() {
     let dir = std::env::temp_dir().join(format!("wiretape-router-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -62,7 +62,8 @@ type RespondFn = Arc<dyn Fn(&Request, &Params) -> Response + Send + Sync>;
 pub struct Responder {
     kind: Kind,
     status: Option<StatusCode>,
-    headers: HeaderMap,
+    /// Shared with every response this responder gives.
+    headers: Arc<HeaderMap>,
     delay: Option<Duration>,
     problem: Option<Arc<str>>,
 }
@@ -149,7 +150,7 @@ impl Responder {
         Responder {
             kind,
             status: None,
-            headers: HeaderMap::new(),
+            headers: Arc::default(),
             delay: None,
             problem: None,
         }
@@ -161,7 +162,7 @@ impl Responder {
     }
 
     fn with_content_type(mut self, value: HeaderValue) -> Responder {
-        self.headers.insert(header::CONTENT_TYPE, value);
+        Arc::make_mut(&mut self.headers).insert(header::CONTENT_TYPE, value);
         self
     }
 
@@ -193,7 +194,7 @@ impl Responder {
             HeaderValue::from_str(value),
         ) {
             (Ok(name), Ok(value)) => {
-                self.headers.insert(name, value);
+                Arc::make_mut(&mut self.headers).insert(name, value);
                 self
             }
             (Err(_), _) => self.with_problem(format!("{name:?} is not a valid header name")),
@@ -296,7 +297,7 @@ impl Responder {
     /// A response with this responder's status and headers.
     fn head(&self) -> Response {
         let mut response = Response::new(self.status.unwrap_or(StatusCode::OK));
-        *response.headers_mut() = self.headers.clone();
+        response.share_headers(&self.headers);
         response
     }
 
@@ -305,7 +306,7 @@ impl Responder {
         if let Some(status) = self.status {
             *response.status_mut() = status;
         }
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.iter() {
             response.headers_mut().insert(name, value.clone());
         }
         response

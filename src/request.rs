@@ -268,6 +268,13 @@ impl RequestName {
     }
 }
 
+impl Request {
+    /// This request's name, to format only if an error needs it.
+    pub(crate) fn name(&self) -> RequestName {
+        RequestName::new(self.method.clone(), self.target.clone())
+    }
+}
+
 impl fmt::Display for RequestName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_name(f, &self.method, &self.target)

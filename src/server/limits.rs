@@ -27,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 use crate::Error;
+use crate::request::RequestName;
 
 /// The limits a [`Server`](super::Server) enforces; see its builder methods.
 #[derive(Debug, Clone, Copy)]
@@ -143,19 +144,20 @@ pin_project_lite::pin_project! {
         // The clock starts when the engine first reads, not when the
         // request arrives: an engine may wait before it reads.
         reading: bool,
-        request: Arc<str>,
+        // Formatted only when an error names it.
+        request: RequestName,
         fault: BodyFault,
     }
 }
 
 impl<B> ClientBody<B> {
-    pub(crate) fn new(inner: B, timeout: Duration, request: &str, fault: BodyFault) -> Self {
+    pub(crate) fn new(inner: B, timeout: Duration, request: RequestName, fault: BodyFault) -> Self {
         ClientBody {
             inner,
             idle: tokio::time::sleep(timeout),
             timeout,
             reading: false,
-            request: request.into(),
+            request,
             fault,
         }
     }

@@ -453,8 +453,7 @@ async fn handle(
     let fault = BodyFault::default();
     // A body already at its end (most GETs) needs no stream to be read.
     if !hyper::body::Body::is_end_stream(&body) {
-        let name = request.to_string();
-        let body = ClientBody::new(body, shared.body_idle, &name, fault.clone());
+        let body = ClientBody::new(body, shared.body_idle, request.name(), fault.clone());
         *request.body_mut() = from_http_body(body, |err| err);
     }
     match shared.engine.execute(request).await {

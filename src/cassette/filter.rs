@@ -1234,6 +1234,29 @@ mod tests {
     }
 
     #[test]
+    fn headers_past_the_64th_are_filtered_like_the_first() {
+        let token = "Bearer t0k3n-t0k3n-t0k3n";
+        for at in [0, 63, 64, 70] {
+            let mut headers: Vec<(String, Vec<String>)> = (0..80)
+                .map(|i| (format!("x-plain-{i}"), vec![format!("value {i}")]))
+                .collect();
+            headers[at] = ("authorization".into(), vec![token.into()]);
+            // A plain header after it that echoes the token.
+            headers[at + 1].1 = vec![format!("echo {token}")];
+            let mut headers = Headers(headers);
+            let mut url = Target::from(Url::parse("http://x.test/").unwrap());
+            Filters::default().request(&mut url, &mut headers, b"");
+            assert_eq!(headers.0[at].1, [REDACTED], "header {at}");
+            assert_eq!(
+                headers.0[at + 1].1,
+                ["echo <AUTHORIZATION>"],
+                "header {at} + 1"
+            );
+            assert_eq!(headers.0[at + 2].1, [format!("value {}", at + 2)]);
+        }
+    }
+
+    #[test]
     fn query_parameters_and_secrets_are_replaced_in_urls() {
         let mut filters = Filters::default();
         filters.query("api_key", "<KEY>");

@@ -34,7 +34,7 @@ pub struct LimitArgs {
     /// many seconds (also the keep-alive idle timeout).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub header_timeout: u64,
-    /// Answer 408 when a request body pauses for this many seconds.
+    /// Answer 408 when the next piece of a request body has been awaited for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub body_idle_timeout: u64,
     /// Serve at most this many connections at once; more are refused (503).

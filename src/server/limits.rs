@@ -138,12 +138,13 @@ pin_project_lite::pin_project! {
     pub(crate) struct ClientBody<B> {
         #[pin]
         inner: B,
-        #[pin]
-        idle: Sleep,
+        // The clock runs only while the engine waits for a piece that has
+        // not arrived, from the first such wait after the last piece: an
+        // engine may take its time between reads, and a body that arrives
+        // whole (most do) never sets a timer.
+        idle: Option<Pin<Box<Sleep>>>,
+        waiting: bool,
         timeout: Duration,
-        // The clock starts when the engine first reads, not when the
-        // request arrives: an engine may wait before it reads.
-        reading: bool,
         // Formatted only when an error names it.
         request: RequestName,
         fault: BodyFault,
@@ -154,9 +155,9 @@ impl<B> ClientBody<B> {
     pub(crate) fn new(inner: B, timeout: Duration, request: RequestName, fault: BodyFault) -> Self {
         ClientBody {
             inner,
-            idle: tokio::time::sleep(timeout),
+            idle: None,
+            waiting: false,
             timeout,
-            reading: false,
             request,
             fault,
         }
@@ -175,14 +176,10 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let mut this = self.project();
-        if !*this.reading {
-            *this.reading = true;
-            this.idle.as_mut().reset(Instant::now() + *this.timeout);
-        }
+        let this = self.project();
         match this.inner.poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                this.idle.reset(Instant::now() + *this.timeout);
+                *this.waiting = false;
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(err))) => {
@@ -195,7 +192,18 @@ where
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                ready!(this.idle.poll(cx));
+                let idle = match this.idle {
+                    Some(idle) if *this.waiting => idle,
+                    Some(idle) => {
+                        idle.as_mut().reset(Instant::now() + *this.timeout);
+                        idle
+                    }
+                    None => this
+                        .idle
+                        .insert(Box::pin(tokio::time::sleep(*this.timeout))),
+                };
+                *this.waiting = true;
+                ready!(idle.as_mut().poll(cx));
                 let message = format!(
                     "the request body of {} stalled: nothing arrived for {:?} \
                      (the server's body idle timeout)",
@@ -231,4 +239,73 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+    use http_body_util::BodyExt;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A client's body whose pieces the test sends.
+    struct Pieces(mpsc::UnboundedReceiver<Bytes>);
+
+    impl HttpBody for Pieces {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|piece| piece.map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    fn body() -> (mpsc::UnboundedSender<Bytes>, ClientBody<Pieces>) {
+        let (send, receive) = mpsc::unbounded_channel();
+        let url = url::Url::parse("http://a/upload").unwrap();
+        let name = RequestName::new(http::Method::POST, url.into());
+        let body = ClientBody::new(
+            Pieces(receive),
+            Duration::from_secs(1),
+            name,
+            BodyFault::default(),
+        );
+        (send, body)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_clock_runs_only_while_the_engine_waits_for_a_piece() {
+        let (send, mut body) = body();
+        send.send(Bytes::from_static(b"first")).unwrap();
+        let first = body.frame().now_or_never().expect("ready").unwrap();
+        assert_eq!(first.unwrap().into_data().unwrap(), "first");
+
+        // The engine is busy elsewhere for longer than the timeout: that
+        // pause is not the client's.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(body.frame().now_or_never().is_none(), "waiting, not failed");
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(body.frame().now_or_never().is_none(), "still within 1 s");
+
+        // A piece arriving stops the clock; waiting again starts it afresh.
+        send.send(Bytes::from_static(b"second")).unwrap();
+        assert!(body.frame().now_or_never().expect("ready").is_some());
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(body.frame().now_or_never().is_none(), "a new wait");
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(body.frame().now_or_never().is_none(), "0.9 s into it");
+        tokio::time::advance(Duration::from_millis(200)).await;
+        let err = body.frame().now_or_never().expect("timed out").unwrap();
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.contains("the request body of POST http://a/upload stalled"),
+            "{err}"
+        );
+    }
 }

@@ -87,7 +87,9 @@ pub async fn serve(engine: impl Engine, addr: impl ToSocketAddrs) -> Result<Serv
 ///   accept (TLS handshake included) and, over HTTP/1, after each exchange
 ///   (so it is also the keep-alive idle timeout); otherwise it is closed.
 /// - [`body_idle_timeout`](Server::body_idle_timeout), 30 s: the longest
-///   pause inside a request body; a stalled body is answered `408`.
+///   the server waits for the next piece of a request body (as nginx's
+///   `client_body_timeout`, between two reads); a stalled body is answered
+///   `408`.
 /// - [`max_connections`](Server::max_connections), 512: connections served
 ///   at once; one beyond the cap waits up to 250 ms for a free slot, then
 ///   gets `503 Service Unavailable` (`x-wiretape-error:
@@ -162,8 +164,10 @@ impl Server {
         self
     }
 
-    /// Answers `408 Request Timeout` when a request body pauses longer than
-    /// `timeout` between two pieces (default 30 s).
+    /// Answers `408 Request Timeout` when the server has waited longer than
+    /// `timeout` for the next piece of a request body (default 30 s). The
+    /// clock runs only while the engine is waiting to read: time it spends
+    /// elsewhere between two reads does not count.
     pub fn body_idle_timeout(mut self, timeout: Duration) -> Server {
         self.limits.body_idle = timeout;
         self

@@ -110,7 +110,9 @@ impl Request {
         }
     }
 
-    /// The headers, mutably.
+    /// The headers, mutably: copied first if they are shared (with the
+    /// redirect plugin's copy of the request, or the client's default
+    /// headers), so that a change reaches this request only.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         Arc::make_mut(self.headers.get_or_insert_with(Default::default))
     }

@@ -166,7 +166,8 @@ impl Response {
         }
     }
 
-    /// The headers, mutably.
+    /// The headers, mutably: copied first if they are shared with the route
+    /// or tape that answered, so that a change reaches this response only.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         if let Headers::Shared(shared) = &self.headers {
             self.headers = Headers::Own(HeaderMap::clone(shared));

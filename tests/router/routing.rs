@@ -316,3 +316,86 @@ async fn body_routes_keep_priority_and_registration_order_with_scanned_ones() {
         "regex"
     );
 }
+
+/// Every route twice over: as written (indexed by its method and path) and
+/// with those two matchers wrapped in `all` (which hides them from the
+/// index, so the route is scanned and every matcher is asked). The index
+/// skips asking the matchers it walked; both routers must pick the same
+/// route for every request.
+#[tokio::test]
+async fn indexed_routes_answer_as_scanned_ones_would() {
+    let templates = [
+        "/a",
+        "/a/{x}",
+        "/a/{x}/b",
+        "/a/b",
+        "/{x}/b",
+        "/files/{*rest}",
+        "/a/{x}/{y}",
+    ];
+    let indexed = Router::new();
+    let scanned = Router::new();
+    let add = |n: usize, method_name: &str, template: &str, extra: Option<Matcher>| {
+        let routes = [
+            Route::given(method(method_name)).and(path(template)),
+            Route::given(all([method(method_name)])).and(all([path(template)])),
+        ];
+        for (router, route) in [&indexed, &scanned].into_iter().zip(routes) {
+            // Routes with an extra matcher come first, so that it decides.
+            let route = match extra.clone() {
+                Some(extra) => route.and(extra).priority(1),
+                None => route,
+            };
+            router.mock(route.respond_with(text(format!("route {n}"))));
+        }
+    };
+    let mut n = 0;
+    for template in templates {
+        for method_name in ["GET", "POST"] {
+            add(n, method_name, template, None);
+            n += 1;
+        }
+    }
+    // A second path matcher is not what the index walked: still asked.
+    add(n, "GET", "/a/{x}", Some(path("/a/c")));
+    add(n + 1, "PUT", "/a/{x}", Some(query_param("v", "1")));
+    add(n + 2, "PUT", "/{x}/{y}", Some(path_prefix("/z")));
+
+    let (indexed, scanned) = (client(&indexed), client(&scanned));
+    let paths = [
+        "/",
+        "/a",
+        "/a/",
+        "/a/b",
+        "/a/c",
+        "/a/d",
+        "/a/b/b",
+        "/a/c/b",
+        "/a/c/d",
+        "/x/b",
+        "/z/b",
+        "/z/q",
+        "/files",
+        "/files/",
+        "/files/1/2",
+        "/a/%62",
+        "//a",
+        "/a/c?v=1",
+        "/a/b?v=2",
+        "/A",
+        "/a/b/c/d",
+    ];
+    for method_name in ["GET", "POST", "PUT", "DELETE"] {
+        for path in paths {
+            let method = wiretape::Method::from_bytes(method_name.as_bytes()).unwrap();
+            let mut answers = Vec::new();
+            for client in [&indexed, &scanned] {
+                answers.push(match client.request(method.clone(), path).send().await {
+                    Ok(response) => response.text().await.unwrap(),
+                    Err(err) => format!("{:?}", err.kind()),
+                });
+            }
+            assert_eq!(answers[0], answers[1], "{method_name} {path}");
+        }
+    }
+}

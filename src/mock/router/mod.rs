@@ -595,7 +595,9 @@ impl Router {
         );
         for &position in candidates.iter() {
             let route = &table.routes[position];
-            if route.socket.is_some() != socket || !route.has_capacity() || !route.matches(request)
+            if route.socket.is_some() != socket
+                || !route.has_capacity()
+                || !route.matches_past_key(request)
             {
                 continue;
             }

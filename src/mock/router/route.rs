@@ -274,6 +274,10 @@ pub(crate) struct Entry {
     pub(crate) template: Option<Arc<PathTemplate>>,
     /// Method and path, when both are literal enough to index.
     pub(crate) key: Option<(Method, Arc<PathTemplate>)>,
+    /// The positions in `matchers` of the method and path matchers that
+    /// `key` indexes: the index's walk has checked them exactly (see
+    /// [`matches_past_key`](Entry::matches_past_key)).
+    keyed: [Option<usize>; 2],
     /// The fingerprint of the exact body the route wants, if it wants one.
     pub(crate) body: Option<BodyKey>,
     pub(crate) hits: AtomicUsize,
@@ -285,13 +289,24 @@ impl Entry {
         let mut method = None;
         let mut template = None;
         let mut body = None;
-        for matcher in &route.matchers {
+        let mut keyed = [None; 2];
+        for (at, matcher) in route.matchers.iter().enumerate() {
             match matcher.hint() {
-                Hint::Method(m) if method.is_none() => method = Some(m.clone()),
-                Hint::Path(t) if template.is_none() => template = Some(t.clone()),
+                Hint::Method(m) if method.is_none() => {
+                    method = Some(m.clone());
+                    keyed[0] = Some(at);
+                }
+                Hint::Path(t) if template.is_none() => {
+                    template = Some(t.clone());
+                    keyed[1] = Some(at);
+                }
                 Hint::Body(key) if body.is_none() => body = Some(*key),
                 _ => {}
             }
+        }
+        // Without both, the route is scanned and every matcher is checked.
+        if method.is_none() || template.is_none() {
+            keyed = [None; 2];
         }
         let label = match (&route.name, &method, &template) {
             (Some(name), _, _) => format!("route {name:?}"),
@@ -306,6 +321,7 @@ impl Entry {
             id,
             label: label.into(),
             key: method.zip(template.clone()),
+            keyed,
             body,
             template,
             matchers: route.matchers,
@@ -329,9 +345,17 @@ impl Entry {
         }
     }
 
-    /// Whether every matcher passes.
-    pub(crate) fn matches(&self, request: &Request) -> bool {
-        self.matchers.iter().all(|m| m.matches(request))
+    /// Whether every matcher passes, for a route the index gave as a
+    /// candidate for `request`: the method and path matchers it indexes
+    /// by are not asked again, since the index's walk is theirs (an exact
+    /// method, the template's segments over the same percent-encoded
+    /// path). A body matcher is still asked: the index files bodies by a
+    /// fingerprint, which two bodies may share.
+    pub(crate) fn matches_past_key(&self, request: &Request) -> bool {
+        self.matchers
+            .iter()
+            .enumerate()
+            .all(|(at, m)| self.keyed.contains(&Some(at)) || m.matches(request))
     }
 
     /// Whether the route may answer once more (its limit not reached).

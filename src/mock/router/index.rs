@@ -58,7 +58,9 @@ impl Bucket {
     }
 
     fn collect(&self, body: &RequestBody<'_>, out: &mut Vec<usize>) {
-        out.extend_from_slice(&self.any);
+        if !self.any.is_empty() {
+            out.extend_from_slice(&self.any);
+        }
         if self.by_body.is_empty() {
             return;
         }

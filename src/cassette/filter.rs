@@ -276,7 +276,32 @@ impl Filters {
     /// for; the search for credentials and their replacement both use it,
     /// since every recorded and replayed request comes through here.
     pub(crate) fn request(&self, url: &mut Target, headers: &mut Headers, body: &[u8]) -> Filters {
+        self.request_keys(url, headers, body).0
+    }
+
+    /// [`request`](Self::request), and the body filtered as
+    /// [`body`](Self::body) would (`None` when nothing in it changes): the
+    /// search for credentials has just read a JSON body's keys, so hiding
+    /// them does not parse it again when it has none.
+    pub(crate) fn request_and_body(
+        &self,
+        url: &mut Target,
+        headers: &mut Headers,
+        body: &[u8],
+    ) -> (Filters, Option<Vec<u8>>) {
+        let (filters, keys) = self.request_keys(url, headers, body);
+        let body = filters.filter_body(body, keys);
+        (filters, body)
+    }
+
+    fn request_keys(
+        &self,
+        url: &mut Target,
+        headers: &mut Headers,
+        body: &[u8],
+    ) -> (Filters, BodyKeys) {
         let mut seen = Seen::default();
+        let mut keys = BodyKeys::Unknown;
         // A header that a filter replaces is seen and replaced at once; the
         // others are searched for JWTs last (the order of finding names the
         // placeholders), and for secrets once everything has been seen.
@@ -319,6 +344,9 @@ impl Filters {
             if let Some(json) = parse_json(text) {
                 let mut named = Vec::new();
                 collect_named(&json, &|key| self.hides_key(key), &mut named);
+                if nothing_to_hide(&named) {
+                    keys = BodyKeys::NoneInJson;
+                }
                 named.iter().for_each(|(key, value)| {
                     seen.add(key, value);
                 });
@@ -355,7 +383,7 @@ impl Filters {
                 filters.hide_jwts(value);
             }
         }
-        filters
+        (filters, keys)
     }
 
     /// Replaces filtered header values, and secrets inside any value.
@@ -522,6 +550,11 @@ impl Filters {
     /// JWTs and secrets replaced; `None` when nothing applies (binary bodies,
     /// say).
     pub(crate) fn body(&self, body: &[u8]) -> Option<Vec<u8>> {
+        self.filter_body(body, BodyKeys::Unknown)
+    }
+
+    /// [`body`](Self::body), told what is known of `body`'s credential keys.
+    fn filter_body(&self, body: &[u8], keys: BodyKeys) -> Option<Vec<u8>> {
         let text = std::str::from_utf8(body).ok()?;
         let mut text = text.to_string();
         let mut changed = false;
@@ -538,7 +571,11 @@ impl Filters {
                 changed = true;
             }
         }
-        changed |= self.hide_keys(&mut text);
+        // What is known of the keys is known of `body`, not of a text that
+        // the rules above changed.
+        if changed || keys == BodyKeys::Unknown {
+            changed |= self.hide_keys(&mut text);
+        }
         changed |= self.hide_secrets(&mut text);
         changed |= self.hide_jwts(&mut text);
         changed.then(|| text.into_bytes())
@@ -552,7 +589,7 @@ impl Filters {
             // Placeholders are named after the key they were found under.
             let mut named = Vec::new();
             collect_named(&json, &|key| self.hides_key(key), &mut named);
-            if named.iter().all(|(_, v)| is_placeholder(v) || v.is_empty()) {
+            if nothing_to_hide(&named) {
                 return false;
             }
             let pairs: Vec<(String, String)> = named
@@ -769,6 +806,22 @@ impl Filters {
 
 /// The JSON document in `text`, if it is an object or array (a bare string
 /// or number has no keys to hide).
+/// What [`Filters::request`]'s search found of a request body's
+/// credential keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyKeys {
+    /// Not looked at, or not a JSON body: hiding keys reads the body.
+    Unknown,
+    /// A JSON body with no credential key to hide.
+    NoneInJson,
+}
+
+/// Whether the credential keys' values found (`named`) are all empty or
+/// placeholders already.
+fn nothing_to_hide(named: &[(String, String)]) -> bool {
+    named.iter().all(|(_, v)| is_placeholder(v) || v.is_empty())
+}
+
 fn parse_json(text: &str) -> Option<serde_json::Value> {
     let start = text.trim_start().as_bytes().first()?;
     if *start != b'{' && *start != b'[' {
@@ -1229,6 +1282,47 @@ mod tests {
                         assert!(!text.as_str().contains(secret), "{}", text.as_str());
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_body_is_filtered_as_body_filters_it() {
+        let mut rules = Filters::default();
+        rules.json_path(JsonPath::parse("$.user").unwrap(), "<USER>");
+        rules.body_regex(Regex::new(r"card=(\d+)").unwrap(), "<CARD>");
+        rules.sensitive("<NAME>", "Ada Lovelace");
+        // Short secrets too: shorter than an echo, only the key hides them.
+        let bodies: [&[u8]; 11] = [
+            br#"{"query":"{ me }","variables":{"id":7}}"#,
+            br#"{"password":"pw1"}"#,
+            br#"{"variables":{"input":{"client_secret":"s1"}}}"#,
+            br#"{"password":"hunter2-hunter2","user":"ada"}"#,
+            br#"{"user":"ada","nested":{"api_key":"k-123456"}}"#,
+            br#"{"token":"<TOKEN>"}"#,
+            br#"{"note":"card=4111 for Ada Lovelace"}"#,
+            b"password=hunter2&page=2",
+            b"card=4111",
+            b"not json at all",
+            &[0xff, 0xfe],
+        ];
+        for filters in [Filters::default(), rules] {
+            for body in bodies {
+                let fresh = || {
+                    let url = Target::from(Url::parse("http://x.test/graphql").unwrap());
+                    (url, Headers::default())
+                };
+                let (mut url, mut headers) = fresh();
+                let (together, filtered) = filters.request_and_body(&mut url, &mut headers, body);
+                let (mut url, mut headers) = fresh();
+                let apart = filters.request(&mut url, &mut headers, body);
+                assert_eq!(together.seen, apart.seen);
+                assert_eq!(
+                    filtered,
+                    apart.body(body),
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
             }
         }
     }

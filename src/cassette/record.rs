@@ -37,11 +37,9 @@ pub(crate) fn filtered_request(
 ) -> (Arc<Filters>, RequestParts) {
     let mut headers = Headers::from_map(request.headers());
     let mut url = request.target().without_fragment();
-    let filters = Arc::new(filters.request(&mut url, &mut headers, body));
-    let body = filters
-        .body(body)
-        .map(Bytes::from)
-        .unwrap_or_else(|| body.clone());
+    let (filters, filtered) = filters.request_and_body(&mut url, &mut headers, body);
+    let filters = Arc::new(filters);
+    let body = filtered.map(Bytes::from).unwrap_or_else(|| body.clone());
     let live = RequestParts::with_target(request.method().as_str(), url, headers, body);
     (filters, live)
 }

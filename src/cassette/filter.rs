@@ -280,18 +280,22 @@ impl Filters {
     }
 
     /// [`request`](Self::request), and the body filtered as
-    /// [`body`](Self::body) would (`None` when nothing in it changes): the
-    /// search for credentials has just read a JSON body's keys, so hiding
-    /// them does not parse it again when it has none.
+    /// [`body`](Self::body) would: the search for credentials has just
+    /// parsed a JSON body, so hiding its keys does not parse it again when
+    /// it has none, and the parse is handed on for the body's fingerprint.
     pub(crate) fn request_and_body(
         &self,
         url: &mut Target,
         headers: &mut Headers,
         body: &[u8],
-    ) -> (Filters, Option<Vec<u8>>) {
-        let (filters, keys) = self.request_keys(url, headers, body);
+    ) -> FilteredRequest {
+        let (filters, keys, json) = self.request_keys(url, headers, body);
         let body = filters.filter_body(body, keys);
-        (filters, body)
+        FilteredRequest {
+            json: json.filter(|_| body.is_none()),
+            filters,
+            body,
+        }
     }
 
     fn request_keys(
@@ -299,9 +303,10 @@ impl Filters {
         url: &mut Target,
         headers: &mut Headers,
         body: &[u8],
-    ) -> (Filters, BodyKeys) {
+    ) -> (Filters, BodyKeys, Option<serde_json::Value>) {
         let mut seen = Seen::default();
         let mut keys = BodyKeys::Unknown;
+        let mut parsed = None;
         // A header that a filter replaces is seen and replaced at once; the
         // others are searched for JWTs last (the order of finding names the
         // placeholders), and for secrets once everything has been seen.
@@ -350,6 +355,7 @@ impl Filters {
                 named.iter().for_each(|(key, value)| {
                     seen.add(key, value);
                 });
+                parsed = Some(json);
             } else if secrets::looks_like_form(text) && self.hides_a_key_in(text) {
                 for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
                     if self.hides_key(&key) {
@@ -383,7 +389,7 @@ impl Filters {
                 filters.hide_jwts(value);
             }
         }
-        (filters, keys)
+        (filters, keys, parsed)
     }
 
     /// Replaces filtered header values, and secrets inside any value.
@@ -806,6 +812,17 @@ impl Filters {
 
 /// The JSON document in `text`, if it is an object or array (a bare string
 /// or number has no keys to hide).
+/// A request after [`Filters::request_and_body`].
+pub(crate) struct FilteredRequest {
+    /// The cassette's filters plus the request's credentials.
+    pub(crate) filters: Filters,
+    /// The body, if a filter changed it.
+    pub(crate) body: Option<Vec<u8>>,
+    /// The body parsed as JSON, when it is JSON (an object or array) and no
+    /// filter changed it.
+    pub(crate) json: Option<serde_json::Value>,
+}
+
 /// What [`Filters::request`]'s search found of a request body's
 /// credential keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1313,16 +1330,21 @@ mod tests {
                     (url, Headers::default())
                 };
                 let (mut url, mut headers) = fresh();
-                let (together, filtered) = filters.request_and_body(&mut url, &mut headers, body);
+                let together = filters.request_and_body(&mut url, &mut headers, body);
                 let (mut url, mut headers) = fresh();
                 let apart = filters.request(&mut url, &mut headers, body);
-                assert_eq!(together.seen, apart.seen);
-                assert_eq!(
-                    filtered,
-                    apart.body(body),
-                    "{}",
-                    String::from_utf8_lossy(body)
-                );
+                assert_eq!(together.filters.seen, apart.seen);
+                let shown = String::from_utf8_lossy(body);
+                assert_eq!(together.body, apart.body(body), "{shown}");
+                // The parse handed on is the unchanged body's.
+                let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+                match &together.json {
+                    Some(json) => assert_eq!(Some(json), parsed.as_ref(), "{shown}"),
+                    None => assert!(
+                        together.body.is_some() || !body.starts_with(b"{"),
+                        "{shown}"
+                    ),
+                }
             }
         }
     }

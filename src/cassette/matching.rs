@@ -23,6 +23,9 @@ pub struct RequestParts {
     url: Target,
     headers: Headers,
     body: Bytes,
+    /// The body parsed as JSON, when the filters already did (a live
+    /// request): its fingerprint for the index key needs no second parse.
+    json: Option<Arc<serde_json::Value>>,
 }
 
 impl RequestParts {
@@ -43,7 +46,18 @@ impl RequestParts {
             url,
             headers,
             body,
+            json: None,
         }
+    }
+
+    /// Keeps `json`, the body parsed (it must be the body's).
+    pub(crate) fn keep_json(&mut self, json: Option<serde_json::Value>) {
+        self.json = json.map(Arc::new);
+    }
+
+    /// The body parsed as JSON, if it was parsed already.
+    pub(crate) fn parsed_json(&self) -> Option<&serde_json::Value> {
+        self.json.as_deref()
     }
 
     /// The parts of a recorded request; the error says what is invalid.
@@ -282,10 +296,13 @@ impl Match {
     /// This matcher's part of the index key that comes from the body: a
     /// fingerprint of the bytes (or, for [`Match::json_body`], of the JSON
     /// value when the body is JSON), so that equal bodies share a key.
-    fn body_key_part(&self, body: &[u8]) -> Option<String> {
+    fn body_key_part(&self, body: &[u8], parsed: Option<&serde_json::Value>) -> Option<String> {
         let json = match &self.0 {
             Rule::Body => None,
-            Rule::JsonBody => fingerprint::of_json_bytes(body),
+            Rule::JsonBody => match parsed {
+                Some(json) => Some(fingerprint::of_json(json)),
+                None => fingerprint::of_json_bytes(body),
+            },
             _ => return None,
         };
         Some(match json {
@@ -324,13 +341,20 @@ impl fmt::Debug for Match {
 }
 
 /// The index key of a request under `matchers`: the parts of the method,
-/// URL and body they compare, joined.
-pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Target, body: &[u8]) -> String {
+/// URL and body they compare, joined. `parsed` is the body parsed as JSON,
+/// if that was done already.
+pub(crate) fn index_key(
+    matchers: &[Match],
+    method: &str,
+    url: &Target,
+    body: &[u8],
+    parsed: Option<&serde_json::Value>,
+) -> String {
     let mut key = String::with_capacity(64 + url.as_str().len());
     for matcher in matchers {
         if matcher.write_key_part(method, url, &mut key) {
             key.push('\n');
-        } else if let Some(part) = matcher.body_key_part(body) {
+        } else if let Some(part) = matcher.body_key_part(body, parsed) {
             key.push_str(&part);
             key.push('\n');
         }
@@ -340,7 +364,9 @@ pub(crate) fn index_key(matchers: &[Match], method: &str, url: &Target, body: &[
 
 /// Whether the index key needs the request body (some matcher compares it).
 pub(crate) fn keys_body(matchers: &[Match]) -> bool {
-    matchers.iter().any(|m| m.body_key_part(b"").is_some())
+    matchers
+        .iter()
+        .any(|m| m.body_key_part(b"", None).is_some())
 }
 
 impl Match {
@@ -643,13 +669,13 @@ mod tests {
             for path in ["/", "/a/b", "/a?b=2&a=1", "/a?a=%41&b", "/a?"] {
                 let text = crate::target::tests::target(origin, path).expect("plain");
                 let parsed = Target::from(Url::parse(&format!("{origin}{path}")).unwrap());
-                let key = |url| index_key(&matchers, "get", url, b"");
+                let key = |url| index_key(&matchers, "get", url, b"", None);
                 assert_eq!(key(&text), key(&parsed), "{origin}{path}");
             }
         }
         let text = crate::target::tests::target("http://API.test:80", "/a?b=2&a=1").unwrap();
         assert_eq!(
-            index_key(&matchers, "get", &text, b""),
+            index_key(&matchers, "get", &text, b"", None),
             "GET\nhttp://api.test:80/a?a=1&b=2\nhttp\napi.test\n80\n/a\na=1&b=2\n"
         );
     }

@@ -37,11 +37,14 @@ pub(crate) fn filtered_request(
 ) -> (Arc<Filters>, RequestParts) {
     let mut headers = Headers::from_map(request.headers());
     let mut url = request.target().without_fragment();
-    let (filters, filtered) = filters.request_and_body(&mut url, &mut headers, body);
-    let filters = Arc::new(filters);
-    let body = filtered.map(Bytes::from).unwrap_or_else(|| body.clone());
-    let live = RequestParts::with_target(request.method().as_str(), url, headers, body);
-    (filters, live)
+    let filtered = filters.request_and_body(&mut url, &mut headers, body);
+    let body = filtered
+        .body
+        .map(Bytes::from)
+        .unwrap_or_else(|| body.clone());
+    let mut live = RequestParts::with_target(request.method().as_str(), url, headers, body);
+    live.keep_json(filtered.json);
+    (Arc::new(filtered.filters), live)
 }
 
 /// The failure as a cassette stores it, with secrets in its message hidden.

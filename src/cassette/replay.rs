@@ -100,10 +100,16 @@ impl Index {
                 (Some(body), true) => body.to_bytes()?,
                 _ => Bytes::new(),
             };
-            keys.entry(index_key(matchers, &request.method, &url.into(), &body))
-                .or_default()
-                .entries
-                .push(i);
+            keys.entry(index_key(
+                matchers,
+                &request.method,
+                &url.into(),
+                &body,
+                None,
+            ))
+            .or_default()
+            .entries
+            .push(i);
         }
         Ok(Index {
             keys,
@@ -124,7 +130,13 @@ impl Index {
         matchers: &[Match],
         repeats: bool,
     ) -> Lookup {
-        let key = index_key(matchers, live.method(), live.target(), live.body());
+        let key = index_key(
+            matchers,
+            live.method(),
+            live.target(),
+            live.body(),
+            live.parsed_json(),
+        );
         let Some(slots) = self.keys.get_mut(&key) else {
             return Lookup::Miss;
         };

@@ -206,3 +206,32 @@ proptest! {
         prop_assert_eq!(read, chunks);
     }
 }
+
+#[test]
+fn headers_from_a_map_keep_first_seen_names_with_their_values_in_order() {
+    use wiretape::HeaderValue;
+    let mut map = wiretape::HeaderMap::new();
+    map.append("accept", HeaderValue::from_static("text/html"));
+    map.append("x-trace", HeaderValue::from_static("1"));
+    map.append("accept", HeaderValue::from_static("application/json"));
+    map.append("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    map.append("x-trace", HeaderValue::from_static("2"));
+    let headers = wiretape::cassette::format::Headers::from_map(&map);
+    let expected = [
+        ("accept", vec!["text/html", "application/json"]),
+        ("x-trace", vec!["1", "2"]),
+        ("x-bytes", vec!["caf\u{fffd}"]),
+    ];
+    let got: Vec<(&str, Vec<&str>)> = headers
+        .0
+        .iter()
+        .map(|(name, values)| (name.as_str(), values.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        wiretape::cassette::format::Headers::from_map(&Default::default())
+            .0
+            .len(),
+        0
+    );
+}

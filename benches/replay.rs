@@ -10,7 +10,7 @@
 //! short smoke run, and `WIRETAPE_BENCH_CASE=uri` (or `graphql`) runs one
 //! case only, for example under `valgrind --tool=callgrind`.
 //!
-//! Under callgrind (case `uri`), the whole replay costs about 9.8k
+//! Under callgrind (case `uri`), the whole replay costs about 9.6k
 //! instructions per request and `Cassette::execute` 6.4k, half of it the
 //! secret filters over the live request. At the start of issue 12's latest
 //! round they were 17.7k and 12.7k: the cassette parsed the request's URL

@@ -169,8 +169,8 @@ impl Response {
     /// The headers, mutably: copied first if they are shared with the route
     /// or tape that answered, so that a change reaches this response only.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        if let Headers::Shared(shared) = &self.headers {
-            self.headers = Headers::Own(HeaderMap::clone(shared));
+        if let Headers::Shared(_) = self.headers {
+            self.headers = Headers::Own(self.take_headers());
         }
         match &mut self.headers {
             Headers::Own(headers) => headers,
@@ -179,12 +179,13 @@ impl Response {
     }
 
     /// Replaces the headers with `headers`, shared with whoever answered
-    /// (a route, a tape): copied on the first change.
-    pub(crate) fn share_headers(&mut self, headers: &Arc<HeaderMap>) {
-        self.headers = Headers::Shared(Arc::clone(headers));
+    /// (a route, a tape): copied on the first change, unless this response
+    /// holds the only share.
+    pub(crate) fn share_headers(&mut self, headers: Arc<HeaderMap>) {
+        self.headers = Headers::Shared(headers);
     }
 
-    /// The headers, by value (copied if they are shared).
+    /// The headers, by value (copied if someone else shares them).
     fn take_headers(&mut self) -> HeaderMap {
         match std::mem::replace(&mut self.headers, Headers::Own(HeaderMap::new())) {
             Headers::Own(headers) => headers,

@@ -810,8 +810,6 @@ impl Filters {
     }
 }
 
-/// The JSON document in `text`, if it is an object or array (a bare string
-/// or number has no keys to hide).
 /// A request after [`Filters::request_and_body`].
 pub(crate) struct FilteredRequest {
     /// The cassette's filters plus the request's credentials.
@@ -839,6 +837,8 @@ fn nothing_to_hide(named: &[(String, String)]) -> bool {
     named.iter().all(|(_, v)| is_placeholder(v) || v.is_empty())
 }
 
+/// The JSON document in `text`, if it is an object or array (a bare string
+/// or number has no keys to hide).
 fn parse_json(text: &str) -> Option<serde_json::Value> {
     let start = text.trim_start().as_bytes().first()?;
     if *start != b'{' && *start != b'[' {

@@ -318,10 +318,9 @@ pub(crate) fn replay(
     let outcome = (|| {
         // The head kept at opening, shared, unless placeholders in it are
         // restored for this request.
-        let shared = answer.filter(|_| !filters.restores());
-        let (status, rebuilt) = match shared {
-            Some(answer) => (answer.status, None),
-            None => rebuild_head(recorded, request, filters).map(|(s, h)| (s, Some(h)))?,
+        let (status, headers) = match answer.filter(|_| !filters.restores()) {
+            Some(answer) => (answer.status, Arc::clone(&answer.headers)),
+            None => rebuild_head(recorded, request, filters).map(|(s, h)| (s, Arc::new(h)))?,
         };
         let mut length = None;
         let body = match &recorded.body {
@@ -361,11 +360,7 @@ pub(crate) fn replay(
         let mut response = Response::new(status)
             .with_body(body)
             .with_target(url.clone());
-        match (rebuilt, shared) {
-            (Some(headers), _) => *response.headers_mut() = headers,
-            (None, Some(answer)) => response.share_headers(&answer.headers),
-            (None, None) => {}
-        }
+        response.share_headers(headers);
         if let Some(length) = length {
             super::record::fit_content_length(response.headers_mut(), length);
         }

@@ -297,7 +297,7 @@ impl Responder {
     /// A response with this responder's status and headers.
     fn head(&self) -> Response {
         let mut response = Response::new(self.status.unwrap_or(StatusCode::OK));
-        response.share_headers(&self.headers);
+        response.share_headers(Arc::clone(&self.headers));
         response
     }
 

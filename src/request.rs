@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
 use url::Url;
 
+use crate::fault::wire::WireControl;
 use crate::target::Target;
 use crate::{Body, Error, Result};
 
@@ -34,6 +35,11 @@ pub struct Request {
     version: Version,
     body: Body,
     extensions: Extensions,
+    /// The connection a served request came in on, for the faults that act
+    /// on the socket (an RST, raw bytes). A field, not an extension: an
+    /// extension costs a map and two boxes on every served request. Copies
+    /// of the request carry it, as they would an extension; nothing sends it.
+    wire: Option<WireControl>,
 }
 
 impl Request {
@@ -51,6 +57,7 @@ impl Request {
             version: Version::HTTP_11,
             body: Body::empty(),
             extensions: Extensions::new(),
+            wire: None,
         }
     }
 
@@ -127,6 +134,17 @@ impl Request {
     /// map is no headers, which allocate nothing).
     pub(crate) fn set_headers(&mut self, headers: HeaderMap) {
         self.headers = (!headers.is_empty()).then(|| Arc::new(headers));
+    }
+
+    /// The connection the request came in on, when [`serve`](crate::server::serve)
+    /// received it.
+    pub(crate) fn wire(&self) -> Option<&WireControl> {
+        self.wire.as_ref()
+    }
+
+    /// Marks the request as received on the connection `wire` controls.
+    pub(crate) fn set_wire(&mut self, wire: WireControl) {
+        self.wire = Some(wire);
     }
 
     /// The HTTP version asked for (the engine may negotiate another).
@@ -211,6 +229,7 @@ impl Request {
             version: self.version,
             body: Body::empty(),
             extensions: self.extensions.clone(),
+            wire: self.wire.clone(),
         }
     }
 
@@ -223,6 +242,7 @@ impl Request {
             version,
             body,
             extensions,
+            wire,
         } = self;
         (
             Request {
@@ -232,6 +252,7 @@ impl Request {
                 version,
                 body: Body::empty(),
                 extensions,
+                wire,
             },
             body,
         )

@@ -37,7 +37,7 @@ impl Call {
     pub(crate) fn of(request: &Request) -> Call {
         Call {
             name: request.to_string(),
-            wire: request.extensions().get::<WireControl>().cloned(),
+            wire: request.wire().cloned(),
             http2: request.version() == http::Version::HTTP_2,
             connect_limit: request.extensions().get::<ConnectTimeout>().map(|c| c.0),
             by: None,

@@ -3,7 +3,7 @@
 //!
 //! hyper owns the connection; the wrapper sits under it. A fault that needs
 //! the wire asks the [`WireControl`] (which [`serve`](crate::server::serve)
-//! puts in each request's extensions) for one of two things:
+//! gives each request it receives) for one of two things:
 //!
 //! - **reset**: when the connection closes, it closes with `SO_LINGER 0`, so
 //!   the peer gets a TCP RST instead of a FIN;
@@ -14,6 +14,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker, ready};
 
@@ -25,7 +26,16 @@ use crate::mock::lock;
 
 /// The handle a fault uses to act on its connection.
 #[derive(Clone, Default)]
-pub(crate) struct WireControl(Arc<Mutex<Wire>>);
+pub(crate) struct WireControl(Arc<Control>);
+
+#[derive(Default)]
+struct Control {
+    /// Set once a fault has asked for anything: until then (on almost
+    /// every connection, for its whole life) reads and writes go straight
+    /// to the socket without taking the lock.
+    asked: AtomicBool,
+    wire: Mutex<Wire>,
+}
 
 #[derive(Default)]
 struct Wire {
@@ -39,12 +49,26 @@ struct Wire {
 impl WireControl {
     /// Closes the connection with an RST.
     pub(crate) fn reset(&self) {
-        lock(&self.0).reset = true;
+        lock(&self.0.wire).reset = true;
+        self.0.asked.store(true, Ordering::Release);
     }
 
     /// Writes `raw` in place of the next response, then closes.
     pub(crate) fn take_over(&self, raw: Bytes) {
-        lock(&self.0).raw = Some(raw);
+        lock(&self.0.wire).raw = Some(raw);
+        self.0.asked.store(true, Ordering::Release);
+    }
+
+    /// The wire's state, or `None` when no fault has asked for anything.
+    fn asked(&self) -> Option<std::sync::MutexGuard<'_, Wire>> {
+        self.0
+            .asked
+            .load(Ordering::Acquire)
+            .then(|| lock(&self.0.wire))
+    }
+
+    fn resets(&self) -> bool {
+        self.asked().is_some_and(|wire| wire.reset)
     }
 }
 
@@ -92,7 +116,7 @@ impl<S: Linger> WireIo<S> {
 
 impl<S: Linger> Drop for WireIo<S> {
     fn drop(&mut self) {
-        if lock(&self.control.0).reset {
+        if self.control.resets() {
             self.io.linger_zero();
         }
     }
@@ -104,7 +128,7 @@ impl<S: Linger + AsyncRead + Unpin> AsyncRead for WireIo<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if lock(&self.control.0).done {
+        if self.control.asked().is_some_and(|wire| wire.done) {
             return Poll::Ready(Ok(()));
         }
         if !self
@@ -127,7 +151,9 @@ impl<S: Linger + AsyncWrite + Unpin> AsyncWrite for WireIo<S> {
         let this = &mut *self;
         loop {
             let raw = {
-                let mut wire = lock(&this.control.0);
+                let Some(mut wire) = this.control.asked() else {
+                    break;
+                };
                 if wire.done {
                     return Poll::Ready(Ok(buf.len()));
                 }
@@ -145,13 +171,13 @@ impl<S: Linger + AsyncWrite + Unpin> AsyncWrite for WireIo<S> {
                 }
             };
             match Pin::new(&mut this.io).poll_write(cx, &raw) {
-                Poll::Ready(Ok(n)) => lock(&this.control.0).raw = Some(raw.slice(n..)),
+                Poll::Ready(Ok(n)) => lock(&this.control.0.wire).raw = Some(raw.slice(n..)),
                 Poll::Ready(Err(err)) => {
-                    lock(&this.control.0).done = true;
+                    lock(&this.control.0.wire).done = true;
                     return Poll::Ready(Err(err));
                 }
                 Poll::Pending => {
-                    lock(&this.control.0).raw = Some(raw);
+                    lock(&this.control.0.wire).raw = Some(raw);
                     return Poll::Pending;
                 }
             }
@@ -165,7 +191,7 @@ impl<S: Linger + AsyncWrite + Unpin> AsyncWrite for WireIo<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(Pin::new(&mut self.io).poll_flush(cx))?;
-        if lock(&self.control.0).reset {
+        if self.control.resets() {
             // No FIN: the close that follows is the RST.
             self.io.linger_zero();
             return Poll::Ready(Ok(()));

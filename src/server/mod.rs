@@ -443,7 +443,7 @@ async fn handle(
     let mut request = Request::to(parts.method, target);
     request.set_headers(parts.headers);
     *request.version_mut() = version;
-    request.extensions_mut().insert(connection.wire.clone());
+    request.set_wire(connection.wire.clone());
     let shared = &connection.shared;
 
     if let Some(on_upgrade) = on_upgrade {

@@ -4,6 +4,11 @@
 //! are filed by the body's fingerprint, so that many routes on one method
 //! and path (GraphQL, JSON-RPC) do not cost one check each either.
 //!
+//! A node keeps a handful of literal children in a list and hashes them
+//! past that; the methods are a list too. Comparing a short segment with
+//! each of a few known ones costs less than hashing it, and that is what
+//! almost every level of a REST API's trie holds.
+//!
 //! Routes with a literal method and a literal or templated path live in the
 //! trie; every other route is scanned. Lookups give candidate positions in
 //! the router's table (sorted by priority, then registration), which the
@@ -19,25 +24,81 @@ use super::route::Entry;
 use super::template::{Segment, split_once_byte};
 use crate::fingerprint;
 
-/// A map hashed with foldhash: lookups hash a method and short path segments
-/// on every request, where SipHash's cost showed in profiles.
+/// A map hashed with foldhash: lookups hash short path segments (at a node
+/// with many children) and body fingerprints on every request, where
+/// SipHash's cost showed in profiles.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Default, Clone)]
 pub(crate) struct Index {
-    by_method: HashMap<Method, Node>,
+    /// A root per method, searched in order: a router uses a handful of
+    /// methods, and comparing two is cheaper than hashing one.
+    by_method: Vec<(Method, Node)>,
     /// Positions of routes that must be checked for every request.
     scanned: Vec<usize>,
 }
 
 #[derive(Default, Clone)]
 struct Node {
-    literal: HashMap<Box<str>, Node>,
+    literal: Literals,
     param: Option<Box<Node>>,
     /// Routes whose template ends in a catch-all at this node.
     catch_all: Bucket,
     /// Routes whose template ends exactly at this node.
     end: Bucket,
+}
+
+/// A node's literal children. Most nodes have one or a few (`/api`, `/v1`),
+/// where comparing the segment with each is cheaper than hashing it; a
+/// node with many (one per resource) hashes.
+#[derive(Clone)]
+enum Literals {
+    Few(Vec<(Box<str>, Node)>),
+    Many(HashMap<Box<str>, Node>),
+}
+
+/// The most children [`Literals::Few`] holds before it becomes a map.
+const FEW: usize = 8;
+
+impl Default for Literals {
+    fn default() -> Literals {
+        Literals::Few(Vec::new())
+    }
+}
+
+impl Literals {
+    fn get(&self, part: &str) -> Option<&Node> {
+        match self {
+            Literals::Few(children) => children
+                .iter()
+                .find(|(text, _)| **text == *part)
+                .map(|(_, node)| node),
+            Literals::Many(children) => children.get(part),
+        }
+    }
+
+    /// The child for `text`, added empty if it is new.
+    fn child(&mut self, text: &str) -> &mut Node {
+        if let Literals::Few(children) = self
+            && children.len() == FEW
+            && !children.iter().any(|(known, _)| **known == *text)
+        {
+            *self = Literals::Many(std::mem::take(children).into_iter().collect());
+        }
+        match self {
+            Literals::Few(children) => {
+                let at = match children.iter().position(|(known, _)| **known == *text) {
+                    Some(at) => at,
+                    None => {
+                        children.push((text.into(), Node::default()));
+                        children.len() - 1
+                    }
+                };
+                &mut children[at].1
+            }
+            Literals::Many(children) => children.entry(text.into()).or_default(),
+        }
+    }
 }
 
 /// Routes that end at one place in the trie.
@@ -55,6 +116,10 @@ impl Bucket {
             Some(key) => self.by_body.entry(key).or_default().push(position),
             None => self.any.push(position),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.any.is_empty() && self.by_body.is_empty()
     }
 
     fn collect(&self, body: &RequestBody<'_>, out: &mut Vec<usize>) {
@@ -114,10 +179,17 @@ impl Index {
             self.scanned.push(position);
             return;
         };
-        let mut node = self.by_method.entry(method.clone()).or_default();
+        let at = match self.by_method.iter().position(|(known, _)| known == method) {
+            Some(at) => at,
+            None => {
+                self.by_method.push((method.clone(), Node::default()));
+                self.by_method.len() - 1
+            }
+        };
+        let mut node = &mut self.by_method[at].1;
         for segment in template.segments() {
             node = match segment {
-                Segment::Literal(text) => node.literal.entry(text.clone()).or_default(),
+                Segment::Literal(text) => node.literal.child(text),
                 Segment::Param(_) => node.param.get_or_insert_with(Default::default),
                 Segment::CatchAll(_) => {
                     node.catch_all.push(position, route.body);
@@ -138,7 +210,8 @@ impl Index {
         body: &[u8],
         out: &mut Vec<usize>,
     ) {
-        if let (Some(root), Some(rest)) = (self.by_method.get(method), path.strip_prefix('/')) {
+        let root = self.by_method.iter().find(|(known, _)| known == method);
+        if let (Some((_, root)), Some(rest)) = (root, path.strip_prefix('/')) {
             let body = RequestBody {
                 bytes: body,
                 bytes_key: OnceCell::new(),
@@ -153,9 +226,14 @@ impl Index {
 
 impl Node {
     fn collect(&self, rest: Option<&str>, body: &RequestBody<'_>, out: &mut Vec<usize>) {
-        self.catch_all.collect(body, out);
+        // Most nodes end no route: skip their buckets without a call.
+        if !self.catch_all.is_empty() {
+            self.catch_all.collect(body, out);
+        }
         let Some(rest) = rest else {
-            self.end.collect(body, out);
+            if !self.end.is_empty() {
+                self.end.collect(body, out);
+            }
             return;
         };
         let (part, tail) = match split_once_byte(rest, b'/') {
@@ -214,6 +292,39 @@ mod tests {
         assert_eq!(found(&index, Method::GET, "/users/"), vec![4]);
         assert_eq!(found(&index, Method::GET, "/"), vec![4, 5]);
         assert_eq!(found(&index, Method::DELETE, "/users"), vec![4]);
+    }
+
+    #[test]
+    fn siblings_are_found_whether_their_node_lists_or_hashes_them() {
+        // Each sibling has a literal and a templated child, so that a
+        // known segment is met again before and after the node hashes.
+        for count in [1, FEW, FEW + 1, 3 * FEW] {
+            let routes = (0..count)
+                .flat_map(|i| {
+                    [
+                        Route::given(method("GET")).and(path(format!("/r{i}/x"))),
+                        Route::given(method("GET")).and(path(format!("/r{i}/{{id}}"))),
+                    ]
+                })
+                .collect();
+            let index = index(routes);
+            for i in 0..count {
+                let at = 2 * i;
+                assert_eq!(
+                    found(&index, Method::GET, &format!("/r{i}/x")),
+                    vec![at, at + 1],
+                    "{count} siblings"
+                );
+                assert_eq!(
+                    found(&index, Method::GET, &format!("/r{i}/7")),
+                    vec![at + 1]
+                );
+            }
+            assert_eq!(
+                found(&index, Method::GET, &format!("/r{count}/x")),
+                Vec::<usize>::new()
+            );
+        }
     }
 
     #[test]

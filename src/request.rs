@@ -359,10 +359,14 @@ impl TryFrom<Request> for http::Request<Body> {
 
 /// A copy of `headers` (shared because a plugin kept the request's head, as
 /// Redirect does) for an `http::Request`, with room for the `Host` header
-/// the HTTP/1 client adds: a `HeaderMap`'s clone has none, and growing it
-/// costs a reallocation.
+/// the HTTP/1 client adds and for a response's head: hyper keeps the map of
+/// the request it wrote and parses the response's headers into it, so a
+/// map with no room left (a `HeaderMap`'s clone has none) is reallocated
+/// for every response.
 fn with_room(headers: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::with_capacity(headers.len() + 1);
+    /// What a `HeaderMap` holds after its first insert: room for six.
+    const A_RESPONSE_HEAD: usize = 6;
+    let mut copy = HeaderMap::with_capacity((headers.len() + 1).max(A_RESPONSE_HEAD));
     for (name, value) in headers {
         copy.append(name.clone(), value.clone());
     }

@@ -20,12 +20,14 @@
 //! (`SO_LINGER 0`) or take it over with raw bytes (a malformed chunk,
 //! garbage, a truncated body); over HTTP/2 they reset the stream.
 //!
-//! The socket is guarded for long runs (`limits.rs`): a header-read timeout,
-//! a body-idle timeout and a connection cap, with defaults that suit a
+//! The socket is guarded for long runs (`limits.rs`, and `head.rs` for the
+//! HTTP/1 header timer): a header-read timeout, a body-idle timeout and a
+//! connection cap, with defaults that suit a
 //! test server and builder methods on [`Server`] to change them. A client's
 //! own broken body (a malformed chunk, a stall) gets a `400` or `408`
 //! saying what was wrong.
 
+mod head;
 mod limits;
 mod target;
 
@@ -47,6 +49,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::task::TaskTracker;
 
+use self::head::{HeadClock, HeadTimed, Watched};
 use self::limits::{BodyFault, ClientBody, Limits, Slots};
 use self::target::Targets;
 use crate::body::from_http_body;
@@ -317,10 +320,10 @@ async fn accept_loop(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let limits = server.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+    // HTTP/1's header-read timeout is each connection's `HeadClock`
+    // (`head.rs`), which costs a clock read per request where hyper's
+    // costs a new timer.
+    builder.http1().header_read_timeout(None::<Duration>);
     builder.http2().timer(TokioTimer::new());
     if server.http1_only {
         builder = builder.http1_only();
@@ -359,17 +362,19 @@ async fn accept_loop(
                     None => return,
                 },
             };
-            // hyper's header timeout covers HTTP/1 heads once it reads
-            // them; this one also covers the TLS handshake, the HTTP/2
-            // preface and the bytes read to tell the versions apart.
+            // The head clock (`head.rs`) times HTTP/1 heads on the socket;
+            // this one also covers the TLS handshake, the HTTP/2 preface
+            // and the bytes read to tell the versions apart.
             let first_request = Arc::new(tokio::sync::Notify::new());
             let started = first_request.clone();
+            let clock = HeadClock::new(limits.header_read);
             // Faults reach the raw socket through the wrapper's control.
-            let service = move |wire: WireControl| {
+            let service = move |wire: WireControl, clock: Arc<HeadClock>| {
                 let connection = Arc::new(Connection {
                     targets: Targets::new(shared.secure, shared.local_addr),
                     shared,
                     wire,
+                    clock,
                 });
                 service_fn(move |request| {
                     started.notify_one();
@@ -384,14 +389,16 @@ async fn accept_loop(
                             return;
                         };
                         let (io, wire) = WireIo::new(tls);
+                        let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
                         let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
+                            builder.serve_connection_with_upgrades(io, service(wire, clock));
                         let _ = watcher.watch(connection.into_owned()).await;
                     }
                     None => {
                         let (io, wire) = WireIo::new(tcp);
+                        let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
                         let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(io), service(wire));
+                            builder.serve_connection_with_upgrades(io, service(wire, clock));
                         let _ = watcher.watch(connection.into_owned()).await;
                     }
                 }
@@ -424,9 +431,25 @@ struct Connection {
     /// Faults reach the raw socket through it.
     wire: WireControl,
     targets: Targets,
+    /// Told when each exchange begins and ends, for the header timeout.
+    clock: Arc<HeadClock>,
 }
 
 async fn handle(
+    connection: Arc<Connection>,
+    incoming: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Watched>> {
+    let exchange = connection
+        .clock
+        .begin(incoming.version() < http::Version::HTTP_2);
+    let response = answer(connection, incoming).await?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        exchange.upgraded();
+    }
+    Ok(response.map(|body| Watched::new(body, exchange)))
+}
+
+async fn answer(
     connection: Arc<Connection>,
     mut incoming: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>> {

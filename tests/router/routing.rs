@@ -399,3 +399,23 @@ async fn indexed_routes_answer_as_scanned_ones_would() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_request_is_routed_when_its_future_is_polled_not_when_it_is_made() {
+    use wiretape::engine::Engine;
+    let router = Router::new();
+    router.mock(Route::given(path("/users")).respond_with(text("users")));
+    let request = || {
+        wiretape::Request::new(
+            wiretape::Method::GET,
+            "http://api.test/users".parse().unwrap(),
+        )
+    };
+    // Made and dropped unpolled, as `Faulty` does when a fault stands for
+    // the exchange: the router saw nothing.
+    drop(router.execute(request()));
+    assert!(router.journal().is_empty());
+    let response = router.execute(request()).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "users");
+    assert_eq!(router.journal().len(), 1);
+}

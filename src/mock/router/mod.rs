@@ -50,7 +50,7 @@ use http::{HeaderValue, StatusCode, header};
 pub use self::expect::{Times, Unmet, Verification};
 use self::index::Index;
 pub use self::journal::{Answer, JournalEntry};
-use self::responders::Context;
+use self::responders::{Context, Reply};
 use self::route::Entry;
 pub use self::route::{DEFAULT_PRIORITY, Route, RouteId, STARTED};
 use super::MockEngine;
@@ -748,6 +748,14 @@ impl Drop for Shared {
     }
 }
 
+/// What routing a request whose body is in memory comes to.
+enum Routed {
+    /// A route's reply, most often ready at once.
+    Reply(Reply),
+    /// No route: the fallback or a near-miss report, which may have to wait.
+    Miss(Arc<Table>, Request),
+}
+
 impl Router {
     /// Routes one request (the router's plan, if any, has already spoken).
     async fn answer(&self, mut request: Request) -> Result<Response> {
@@ -755,9 +763,23 @@ impl Router {
             let body = request.take_body().buffered().await?;
             *request.body_mut() = body;
         }
-        let table = self.usable_table()?;
+        match self.route(request) {
+            Routed::Reply(reply) => reply.into_response().await,
+            Routed::Miss(table, request) => self.miss(table, request).await,
+        }
+    }
+
+    /// Routes a request whose body is in memory, without waiting for
+    /// anything: `execute`'s future hands a ready reply back on its first
+    /// poll, without the state machine of [`answer`](Self::answer), as most
+    /// routed calls allow.
+    fn route(&self, request: Request) -> Routed {
+        let table = match self.usable_table() {
+            Ok(table) => table,
+            Err(err) => return Routed::Reply(Reply::Ready(Err(err))),
+        };
         let Some(route) = self.find(&table, &request, false) else {
-            return self.miss(table, request).await;
+            return Routed::Miss(table, request);
         };
         let reply = route.responder.respond(&Context {
             request: &request,
@@ -771,7 +793,7 @@ impl Router {
                 label: route.label.clone(),
             },
         );
-        reply.into_response().await
+        Routed::Reply(reply)
     }
 
     /// Opens a WebSocket route (the router's plan, if any, has already spoken).
@@ -819,7 +841,27 @@ impl Engine for Router {
             let call = Call::of(&request);
             return Box::pin(act_http(hit, call, self.answer(request)));
         }
-        Box::pin(self.answer(request))
+        if request.body().is_stream() {
+            return Box::pin(self.answer(request));
+        }
+        // Routed on the first poll, not now: a future does nothing until
+        // polled (`Faulty` drops this one unpolled when its fault stands for
+        // the exchange, and the journal must not show the request).
+        let mut request = Some(request);
+        let mut waiting: Option<BoxFuture<'_, Result<Response>>> = None;
+        Box::pin(std::future::poll_fn(move |cx| {
+            if let Some(request) = request.take() {
+                waiting = Some(match self.route(request) {
+                    Routed::Reply(Reply::Ready(result)) => return std::task::Poll::Ready(result),
+                    Routed::Reply(Reply::Later(later)) => later,
+                    Routed::Miss(table, request) => Box::pin(self.miss(table, request)),
+                });
+            }
+            match &mut waiting {
+                Some(waiting) => waiting.as_mut().poll(cx),
+                None => panic!("the router's future was polled after it completed"),
+            }
+        }))
     }
 
     fn websocket(&self, request: Request) -> BoxFuture<'_, Result<WsConnection>> {

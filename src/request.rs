@@ -357,6 +357,12 @@ impl TryFrom<Request> for http::Request<Body> {
     }
 }
 
+// At most 128 bytes: the compiler moves a value of that size with a few
+// vector stores and a larger one with a call to `memcpy`, and a request is
+// moved into every plugin, engine and future it passes through. At 144
+// bytes a client call over `HyperEngine` cost about 1,300 instructions more.
+const _: () = assert!(std::mem::size_of::<Request>() <= 128);
+
 /// A copy of `headers` (shared because a plugin kept the request's head, as
 /// Redirect does) for an `http::Request`, with room for the `Host` header
 /// the HTTP/1 client adds and for a response's head: hyper keeps the map of

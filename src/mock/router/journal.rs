@@ -30,18 +30,38 @@ pub enum Answer {
 
 /// One request the router received, with its buffered body (up to the
 /// journal's body limit), and what answered it.
-#[derive(Clone)]
+///
+/// The request is kept in the entry itself, not behind an `Arc`: a routed
+/// call then costs no allocation for its journal entry, and reading the
+/// journal, which is rare, copies each request's head (reference counts:
+/// its headers, URL and body are shared).
 pub struct JournalEntry {
-    pub(crate) request: Arc<Request>,
+    pub(crate) request: Request,
     pub(crate) answer: Answer,
     pub(crate) body_len: usize,
+}
+
+impl Clone for JournalEntry {
+    fn clone(&self) -> JournalEntry {
+        JournalEntry {
+            // A journaled body is always in memory (the router reads a
+            // streamed one before routing it); were it not, the copy
+            // would have the head alone.
+            request: self
+                .request
+                .try_clone()
+                .unwrap_or_else(|| self.request.copy_head()),
+            answer: self.answer.clone(),
+            body_len: self.body_len,
+        }
+    }
 }
 
 impl JournalEntry {
     pub(crate) fn new(request: Request, answer: Answer, body_limit: usize) -> JournalEntry {
         let body_len = request.body().len().unwrap_or(0) as usize;
         JournalEntry {
-            request: Arc::new(capped(request, body_limit)),
+            request: capped(request, body_limit),
             answer,
             body_len,
         }

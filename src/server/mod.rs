@@ -513,6 +513,15 @@ fn client_fault(fault: Option<&(StatusCode, String)>) -> hyper::Response<Body> {
 }
 
 fn is_websocket_upgrade<B>(request: &hyper::Request<B>) -> bool {
+    // hyper marks a request it can hand over (HTTP/1.1 with an `Upgrade`
+    // header): most are not, and need no header lookups.
+    if request
+        .extensions()
+        .get::<hyper::upgrade::OnUpgrade>()
+        .is_none()
+    {
+        return false;
+    }
     let has_token = |name: header::HeaderName, token: &str| {
         request.headers().get_all(name).iter().any(|value| {
             value

@@ -60,6 +60,7 @@ pub mod engine;
 mod error;
 pub mod fault;
 mod fingerprint;
+mod headers;
 pub mod mock;
 mod origin;
 pub mod plugins;

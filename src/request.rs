@@ -1,12 +1,13 @@
 //! The engine-level request.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, HeaderValue, Method, Version, header::IntoHeaderName};
 use url::Url;
 
 use crate::fault::wire::WireControl;
+use crate::headers::SharedHeaders;
 use crate::target::Target;
 use crate::{Body, Error, Result};
 
@@ -28,10 +29,8 @@ pub struct Request {
     target: Target,
     /// Shared, copied on the first change: the redirect plugin keeps the
     /// head of every request it sends, and most are never redirected, so
-    /// keeping it costs a reference count, not a copy of the map. `None`
-    /// until a header is added, so that a request without any allocates
-    /// nothing for them.
-    headers: Option<Arc<HeaderMap>>,
+    /// keeping it costs a reference count, not a copy of the map.
+    headers: SharedHeaders,
     version: Version,
     body: Body,
     extensions: Extensions,
@@ -53,7 +52,7 @@ impl Request {
         Request {
             method,
             target,
-            headers: None,
+            headers: SharedHeaders::default(),
             version: Version::HTTP_11,
             body: Body::empty(),
             extensions: Extensions::new(),
@@ -111,29 +110,26 @@ impl Request {
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        match &self.headers {
-            Some(headers) => headers,
-            None => no_headers(),
-        }
+        self.headers.get()
     }
 
     /// The headers, mutably: copied first if they are shared (with the
     /// redirect plugin's copy of the request, or the client's default
     /// headers), so that a change reaches this request only.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        Arc::make_mut(self.headers.get_or_insert_with(Default::default))
+        self.headers.get_mut()
     }
 
     /// Replaces the headers with `headers`, shared: copied on the first
     /// change.
     pub(crate) fn share_headers(&mut self, headers: &Arc<HeaderMap>) {
-        self.headers = Some(Arc::clone(headers));
+        self.headers = SharedHeaders::shared(Arc::clone(headers));
     }
 
     /// Replaces the headers with `headers`, taken as they are (an empty
     /// map is no headers, which allocate nothing).
     pub(crate) fn set_headers(&mut self, headers: HeaderMap) {
-        self.headers = (!headers.is_empty()).then(|| Arc::new(headers));
+        self.headers = SharedHeaders::new(headers);
     }
 
     /// The connection the request came in on, when [`serve`](crate::server::serve)
@@ -379,12 +375,6 @@ fn with_room(headers: &HeaderMap) -> HeaderMap {
     copy
 }
 
-/// The headers of a request that has none.
-fn no_headers() -> &'static HeaderMap {
-    static EMPTY: OnceLock<HeaderMap> = OnceLock::new();
-    EMPTY.get_or_init(HeaderMap::new)
-}
-
 impl Request {
     /// The `http::Request` to send, and the target it was made from (which
     /// an engine gives the response), without copying the URL.
@@ -393,9 +383,7 @@ impl Request {
         let mut out = http::Request::new(self.body);
         *out.method_mut() = self.method;
         *out.uri_mut() = uri;
-        if let Some(headers) = self.headers {
-            *out.headers_mut() = Arc::try_unwrap(headers).unwrap_or_else(|kept| with_room(&kept));
-        }
+        *out.headers_mut() = self.headers.into_map(with_room);
         *out.version_mut() = self.version;
         *out.extensions_mut() = self.extensions;
         Ok((out, self.target))

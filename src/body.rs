@@ -139,6 +139,11 @@ impl Body {
                 let Some(first) = stream.next().await.transpose()? else {
                     return Ok(Bytes::new());
                 };
+                // A stream that knows it has ended (its size hint says no
+                // more chunks) is not polled again to say so.
+                if stream.size_hint().1 == Some(0) {
+                    return Ok(first);
+                }
                 let Some(second) = stream.next().await.transpose()? else {
                     return Ok(first);
                 };
@@ -275,10 +280,52 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     F: Fn(B::Error) -> Error + Send + 'static,
 {
-    use futures_util::StreamExt;
-    use http_body_util::BodyExt;
-    let stream = http_body_util::BodyDataStream::new(body.map_err(map_err));
-    Body::from_chunk_stream(stream.boxed())
+    Body::from_chunk_stream(Box::pin(DataFrames { body, map_err }))
+}
+
+pin_project_lite::pin_project! {
+    /// An `http_body::Body`'s data frames as a stream of chunks, its errors
+    /// mapped and its trailers skipped: one layer where http-body-util's
+    /// `BodyDataStream` over `MapErr` made two. Its size hint says when the
+    /// body has ended (a `Content-Length` body read to its length), so that
+    /// [`Body::collect`] stops after the last chunk instead of polling the
+    /// whole stack once more to hear that nothing is left.
+    struct DataFrames<B, F> {
+        #[pin]
+        body: B,
+        map_err: F,
+    }
+}
+
+impl<B, F> Stream for DataFrames<B, F>
+where
+    B: http_body::Body<Data = Bytes>,
+    F: Fn(B::Error) -> Error,
+{
+    type Item = Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let mut this = self.project();
+        loop {
+            return match std::task::ready!(this.body.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => Poll::Ready(Some(Ok(data))),
+                    // Trailers: not part of the body's bytes.
+                    Err(_) => continue,
+                },
+                Some(Err(err)) => Poll::Ready(Some(Err((this.map_err)(err)))),
+                None => Poll::Ready(None),
+            };
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.body.is_end_stream() {
+            (0, Some(0))
+        } else {
+            (0, None)
+        }
+    }
 }
 
 // Every `Request` and `Response` moves one through every layer.
@@ -294,6 +341,58 @@ mod tests {
             .map(|p| Ok(Bytes::from_static(p.as_bytes())))
             .collect();
         Body::from_stream(futures_util::stream::iter(items))
+    }
+
+    /// A body of one frame that says it has ended once the frame is out,
+    /// and fails the test if it is polled again.
+    struct OneFrame(Option<Bytes>);
+
+    impl http_body::Body for OneFrame {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
+            let data = self
+                .0
+                .take()
+                .expect("not polled after it said it had ended");
+            Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrapped_body_that_has_ended_is_not_polled_again() {
+        let body = from_http_body(
+            OneFrame(Some(Bytes::from_static(b"whole"))),
+            |never| match never {},
+        );
+        assert_eq!(body.collect().await.unwrap(), "whole");
+    }
+
+    #[tokio::test]
+    async fn a_wrapped_body_yields_its_data_maps_its_errors_and_skips_trailers() {
+        use http_body::Frame;
+        let frames = |last: std::io::Result<Frame<Bytes>>| {
+            http_body_util::StreamBody::new(futures_util::stream::iter(vec![
+                Ok(Frame::data(Bytes::from_static(b"ab"))),
+                Ok(Frame::data(Bytes::from_static(b"c"))),
+                last,
+            ]))
+        };
+        let mapped = |err: std::io::Error| Error::invalid(format!("mapped: {err}"));
+        let trailers = Frame::trailers(http::HeaderMap::new());
+        let body = from_http_body(frames(Ok(trailers)), mapped);
+        assert_eq!(body.collect().await.unwrap(), "abc");
+        let broken = from_http_body(frames(Err(std::io::Error::other("cut off"))), mapped);
+        let err = broken.collect().await.unwrap_err().to_string();
+        assert!(err.contains("mapped: cut off"), "{err}");
     }
 
     #[tokio::test]

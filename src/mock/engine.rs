@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Version};
 
-use super::history::{Ring, cap_bytes, capped};
+use super::history::{Ring, cap_body, cap_bytes};
 use crate::engine::{BoxFuture, Capabilities, Engine};
 use crate::error::NoRoute;
 use crate::ws::{WsConnection, WsPeer};
@@ -222,10 +222,10 @@ impl MockEngine {
         lock(&self.inner.requests).dropped()
     }
 
-    fn remember(&self, request: Request) {
+    fn remember(&self, mut request: Request) {
         let mut requests = lock(&self.inner.requests);
-        let limit = requests.body_limit();
-        requests.push(capped(request, limit));
+        cap_body(&mut request, requests.body_limit());
+        requests.push(request);
     }
 
     fn pick(&self, request: &Request) -> Result<Handler> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::route::RouteId;
 use crate::Request;
-use crate::mock::history::capped;
+use crate::mock::history::cap_body;
 
 /// What answered a journaled request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +58,11 @@ impl Clone for JournalEntry {
 }
 
 impl JournalEntry {
-    pub(crate) fn new(request: Request, answer: Answer, body_limit: usize) -> JournalEntry {
+    pub(crate) fn new(mut request: Request, answer: Answer, body_limit: usize) -> JournalEntry {
         let body_len = request.body().len().unwrap_or(0) as usize;
+        cap_body(&mut request, body_limit);
         JournalEntry {
-            request: capped(request, body_limit),
+            request,
             answer,
             body_len,
         }

@@ -130,7 +130,7 @@ pub trait Plugin: Send + Sync + 'static {
 /// It is `Copy`: call [`run`](Next::run) as often as the plugin needs.
 #[derive(Clone, Copy)]
 pub struct Next<'a> {
-    rest: &'a [Arc<dyn Plugin>],
+    rest: &'a [Link],
     engine: &'a dyn Engine,
     client: &'a Client,
 }
@@ -138,8 +138,17 @@ pub struct Next<'a> {
 impl<'a> Next<'a> {
     /// Sends `request` through the rest of the chain.
     pub fn run(self, request: Request) -> BoxFuture<'a, Result<Response>> {
-        match self.rest.split_first() {
-            Some((plugin, rest)) => plugin.call(request, Next { rest, ..self }),
+        let mut rest = self.rest;
+        // Plugins that only a request's own settings can wake pass a request
+        // without extensions straight on: skip them here, without a call or
+        // a move of the request.
+        if request.extensions().is_empty() {
+            while let Some((Link { idle: true, .. }, after)) = rest.split_first() {
+                rest = after;
+            }
+        }
+        match rest.split_first() {
+            Some((link, rest)) => link.plugin.call(request, Next { rest, ..self }),
             None => self.engine.execute(request),
         }
     }
@@ -147,7 +156,7 @@ impl<'a> Next<'a> {
     /// Performs a WebSocket handshake through the rest of the chain.
     pub fn websocket(self, request: Request) -> BoxFuture<'a, Result<WsConnection>> {
         match self.rest.split_first() {
-            Some((plugin, rest)) => plugin.websocket(request, Next { rest, ..self }),
+            Some((link, rest)) => link.plugin.websocket(request, Next { rest, ..self }),
             None => self.engine.websocket(request),
         }
     }
@@ -169,7 +178,30 @@ impl fmt::Debug for Next<'_> {
 
 /// The plugins a client was built with, in their fixed order.
 pub(crate) struct Chain {
-    plugins: Vec<Arc<dyn Plugin>>,
+    plugins: Vec<Link>,
+}
+
+/// A plugin in the chain.
+pub(crate) struct Link {
+    plugin: Arc<dyn Plugin>,
+    /// The plugin, as the client configured it, passes every HTTP request
+    /// without extensions on unchanged (Retry without a client policy,
+    /// Timeouts without limits, progress): [`Next::run`] skips it for
+    /// those. Your own plugins are never idle.
+    idle: bool,
+}
+
+impl Link {
+    fn new(plugin: Arc<dyn Plugin>) -> Link {
+        Link {
+            plugin,
+            idle: false,
+        }
+    }
+
+    fn idle_unless_asked(plugin: Arc<dyn Plugin>, idle: bool) -> Link {
+        Link { plugin, idle }
+    }
 }
 
 impl Chain {
@@ -205,23 +237,37 @@ pub(crate) struct Installed {
 impl Installed {
     /// The chain, in the order the module documentation gives.
     pub(crate) fn into_chain(self) -> Chain {
-        let mut plugins: Vec<Arc<dyn Plugin>> = vec![
-            default_request::plugin(self.default_request),
-            validator::plugin(self.validator),
+        let validator_idle = !self.validator.is_active(None);
+        let retry_idle = self.retry.is_none();
+        let timeouts_idle = self.timeouts == Timeouts::default();
+        let mut plugins = vec![
+            Link::new(default_request::plugin(self.default_request)),
+            Link::idle_unless_asked(validator::plugin(self.validator), validator_idle),
         ];
-        plugins.extend(self.logging.map(logging::plugin));
-        plugins.extend(self.cache.map(cache::plugin));
+        plugins.extend(self.logging.map(logging::plugin).map(Link::new));
+        plugins.extend(self.cache.map(cache::plugin).map(Link::new));
         // Retry, Redirect and Timeout are always there: a request can turn
         // them on or change them through its extensions.
-        plugins.push(retry::plugin(self.retry));
-        plugins.extend(self.auth.map(auth::plugin));
-        plugins.push(redirect::plugin(self.redirect));
+        plugins.push(Link::idle_unless_asked(
+            retry::plugin(self.retry),
+            retry_idle,
+        ));
+        plugins.extend(self.auth.map(auth::plugin).map(Link::new));
+        plugins.push(Link::new(redirect::plugin(self.redirect)));
         #[cfg(feature = "cookies")]
-        plugins.extend(self.cookies.map(cookies::plugin));
-        plugins.extend(self.content_encoding.map(content_encoding::plugin));
-        plugins.extend(self.custom);
-        plugins.push(timeout::plugin(self.timeouts));
-        plugins.push(progress::plugin());
+        plugins.extend(self.cookies.map(cookies::plugin).map(Link::new));
+        plugins.extend(
+            self.content_encoding
+                .map(content_encoding::plugin)
+                .map(Link::new),
+        );
+        plugins.extend(self.custom.into_iter().map(Link::new));
+        plugins.push(Link::idle_unless_asked(
+            timeout::plugin(self.timeouts),
+            timeouts_idle,
+        ));
+        // Progress acts only on a request's own callbacks.
+        plugins.push(Link::idle_unless_asked(progress::plugin(), true));
         Chain { plugins }
     }
 }
@@ -257,4 +303,61 @@ pub(crate) fn is_idempotent(method: &http::Method) -> bool {
         Method::DELETE,
     ]
     .contains(method)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::mock::{MockEngine, respond_ok};
+
+    /// Counts the requests it sees.
+    #[derive(Default)]
+    struct Seen(AtomicUsize);
+
+    impl Plugin for Arc<Seen> {
+        fn call<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, Result<Response>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            next.run(request)
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_plugin_is_skipped_only_for_requests_without_extensions() {
+        let engine = MockEngine::new(|_| async { Ok(respond_ok("")) });
+        let client = Client::builder().engine(engine.clone()).build().unwrap();
+        let (idle, busy) = (Arc::new(Seen::default()), Arc::new(Seen::default()));
+        let chain = Chain {
+            plugins: vec![
+                Link::idle_unless_asked(Arc::new(idle.clone()), true),
+                Link::new(Arc::new(busy.clone())),
+            ],
+        };
+        let send = |request: Request| chain.start(&client, &engine).run(request);
+
+        let plain = Request::new(http::Method::GET, "http://api.test/a".parse().unwrap());
+        send(plain).await.unwrap();
+        assert_eq!(
+            idle.0.load(Ordering::SeqCst),
+            0,
+            "skipped without extensions"
+        );
+        assert_eq!(
+            busy.0.load(Ordering::SeqCst),
+            1,
+            "a busy plugin always runs"
+        );
+
+        let mut asked = Request::new(http::Method::GET, "http://api.test/b".parse().unwrap());
+        asked.extensions_mut().insert(Timeouts::new());
+        send(asked).await.unwrap();
+        assert_eq!(
+            idle.0.load(Ordering::SeqCst),
+            1,
+            "run for a request with extensions"
+        );
+        assert_eq!(busy.0.load(Ordering::SeqCst), 2);
+        assert_eq!(engine.request_history().len(), 2);
+    }
 }

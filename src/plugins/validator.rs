@@ -94,7 +94,7 @@ impl ResponseValidator {
 
     /// Whether judging could reject anything: success is expected, or some
     /// check or validator is installed.
-    fn is_active(&self, over: Option<ExpectSuccess>) -> bool {
+    pub(super) fn is_active(&self, over: Option<ExpectSuccess>) -> bool {
         over.map_or(self.expect_success, |over| over.0)
             || !self.checks.is_empty()
             || !self.validators.is_empty()

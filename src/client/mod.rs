@@ -143,14 +143,17 @@ impl Client {
 
     /// Sends a request built elsewhere through this client: through the
     /// plugins, in their [fixed order](crate::plugins), then the engine.
-    pub async fn execute(&self, request: Request) -> Result<Response> {
+    ///
+    /// The chain's own future, not one wrapped around it: every layer of
+    /// future a call passes through is a state machine to poll and a
+    /// request to move.
+    pub fn execute(&self, request: Request) -> impl Future<Output = Result<Response>> + Send + '_ {
         // The Redirect plugin, always in the chain, sets the response's URL
         // when the engine did not.
         self.inner
             .chain
             .start(self, self.inner.engine.as_ref())
             .run(request)
-            .await
     }
 
     pub(crate) async fn open_websocket(&self, mut request: Request) -> Result<WebSocket> {

@@ -12,11 +12,13 @@
 //! shows the same flat cost for lookups out of recorded order.
 //!
 //! Run with `cargo bench --bench cassette` (`-- --quick` for a short run).
+//! `WIRETAPE_BENCH_CASE=load` only loads the 1,000-interaction tape ten
+//! times, for `valgrind --tool=callgrind --toggle-collect='cassette::loaded'`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use wiretape::cassette::format::{BodyForm, Headers, RecordedRequest, RecordedResponse};
 use wiretape::cassette::{Cassette, Environment, Interaction, Match, Mode, Tape};
 use wiretape::engine::Engine;
@@ -280,5 +282,26 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// Opens `tape` ten times; kept out of line so that callgrind's
+/// `--toggle-collect='cassette::loaded'` counts the loads alone.
+#[inline(never)]
+fn loaded(tape: &Path) {
+    for _ in 0..10 {
+        std::hint::black_box(open(tape));
+    }
+}
+
 criterion_group!(cassette, benches);
-criterion_main!(cassette);
+
+fn main() {
+    // `WIRETAPE_BENCH_CASE=load` loads the 1,000-interaction tape ten times
+    // and stops: a case for callgrind, whose counts do not depend on what
+    // else the machine is doing.
+    if std::env::var("WIRETAPE_BENCH_CASE").as_deref() == Ok("load") {
+        let dir = tempfile::tempdir().unwrap();
+        loaded(&write_cassette(dir.path(), 1_000, false));
+        return;
+    }
+    cassette();
+    Criterion::default().configure_from_args().final_summary();
+}

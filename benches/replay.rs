@@ -10,17 +10,18 @@
 //! short smoke run, and `WIRETAPE_BENCH_CASE=uri` (or `graphql`) runs one
 //! case only, for example under `valgrind --tool=callgrind`.
 //!
-//! Under callgrind (case `uri`), the whole replay costs about 9.5k
-//! instructions per request and `Cassette::execute` 6.4k, half of it the
-//! secret filters over the live request. At the start of issue 12's latest
-//! round they were 17.7k and 12.7k: the cassette parsed the request's URL
-//! (it now reads the `Target`'s text), the client copied the request's
-//! head and default headers (now shared), each response got a copy of the
-//! kept answer's headers (now shared too), and the filters looked at each
-//! header name and query key twice (now once); then a 128-byte `Request`.
-//! Case `graphql` costs about 21.7k: the live JSON body is parsed once for
-//! the filters and the index key's fingerprint (it was parsed three times,
-//! about 29.8k).
+//! Under callgrind (case `uri`), the whole replay costs about 8.8k
+//! instructions per request (`--toggle-collect='replay::measured*'`,
+//! divided by the 101,000 requests of the warm-up and the batches). At the
+//! start of issue 12's third round it was 17.7k: the cassette parsed the
+//! request's URL (it now reads the `Target`'s text), the client copied the
+//! request's head and default headers (now shared), each response got a
+//! copy of the kept answer's headers (now shared too), and the filters
+//! looked at each header name and query key twice (now once); then a
+//! 128-byte `Request`, a 96-byte `Response` (9.4k to 9.05k) and a plugin
+//! chain that skips what a request cannot wake. Case `graphql` costs about
+//! 21.0k: the live JSON body is parsed once for the filters and the index
+//! key's fingerprint (it was parsed three times, about 29.8k).
 
 use std::hint::black_box;
 use std::path::Path;

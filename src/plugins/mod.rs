@@ -186,20 +186,23 @@ pub(crate) struct Link {
     plugin: Arc<dyn Plugin>,
     /// The plugin, as the client configured it, passes every HTTP request
     /// without extensions on unchanged (Retry without a client policy,
-    /// Timeouts without limits, progress): [`Next::run`] skips it for
-    /// those. Your own plugins are never idle.
+    /// Timeouts without limits, a validator with nothing to check,
+    /// progress): [`Next::run`] skips it for those. A user's plugins are
+    /// never idle.
     idle: bool,
 }
 
 impl Link {
-    fn new(plugin: Arc<dyn Plugin>) -> Link {
+    /// A plugin that sees every request.
+    fn always(plugin: Arc<dyn Plugin>) -> Link {
         Link {
             plugin,
             idle: false,
         }
     }
 
-    fn idle_unless_asked(plugin: Arc<dyn Plugin>, idle: bool) -> Link {
+    /// A plugin skipped for requests without extensions when `idle`.
+    fn idle_if(plugin: Arc<dyn Plugin>, idle: bool) -> Link {
         Link { plugin, idle }
     }
 }
@@ -241,33 +244,27 @@ impl Installed {
         let retry_idle = self.retry.is_none();
         let timeouts_idle = self.timeouts == Timeouts::default();
         let mut plugins = vec![
-            Link::new(default_request::plugin(self.default_request)),
-            Link::idle_unless_asked(validator::plugin(self.validator), validator_idle),
+            Link::always(default_request::plugin(self.default_request)),
+            Link::idle_if(validator::plugin(self.validator), validator_idle),
         ];
-        plugins.extend(self.logging.map(logging::plugin).map(Link::new));
-        plugins.extend(self.cache.map(cache::plugin).map(Link::new));
+        plugins.extend(self.logging.map(logging::plugin).map(Link::always));
+        plugins.extend(self.cache.map(cache::plugin).map(Link::always));
         // Retry, Redirect and Timeout are always there: a request can turn
         // them on or change them through its extensions.
-        plugins.push(Link::idle_unless_asked(
-            retry::plugin(self.retry),
-            retry_idle,
-        ));
-        plugins.extend(self.auth.map(auth::plugin).map(Link::new));
-        plugins.push(Link::new(redirect::plugin(self.redirect)));
+        plugins.push(Link::idle_if(retry::plugin(self.retry), retry_idle));
+        plugins.extend(self.auth.map(auth::plugin).map(Link::always));
+        plugins.push(Link::always(redirect::plugin(self.redirect)));
         #[cfg(feature = "cookies")]
-        plugins.extend(self.cookies.map(cookies::plugin).map(Link::new));
+        plugins.extend(self.cookies.map(cookies::plugin).map(Link::always));
         plugins.extend(
             self.content_encoding
                 .map(content_encoding::plugin)
-                .map(Link::new),
+                .map(Link::always),
         );
-        plugins.extend(self.custom.into_iter().map(Link::new));
-        plugins.push(Link::idle_unless_asked(
-            timeout::plugin(self.timeouts),
-            timeouts_idle,
-        ));
+        plugins.extend(self.custom.into_iter().map(Link::always));
+        plugins.push(Link::idle_if(timeout::plugin(self.timeouts), timeouts_idle));
         // Progress acts only on a request's own callbacks.
-        plugins.push(Link::idle_unless_asked(progress::plugin(), true));
+        plugins.push(Link::idle_if(progress::plugin(), true));
         Chain { plugins }
     }
 }
@@ -330,8 +327,8 @@ mod tests {
         let (idle, busy) = (Arc::new(Seen::default()), Arc::new(Seen::default()));
         let chain = Chain {
             plugins: vec![
-                Link::idle_unless_asked(Arc::new(idle.clone()), true),
-                Link::new(Arc::new(busy.clone())),
+                Link::idle_if(Arc::new(idle.clone()), true),
+                Link::always(Arc::new(busy.clone())),
             ],
         };
         let send = |request: Request| chain.start(&client, &engine).run(request);

@@ -307,15 +307,16 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         let mut this = self.project();
         loop {
-            return match std::task::ready!(this.body.as_mut().poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => Poll::Ready(Some(Ok(data))),
-                    // Trailers: not part of the body's bytes.
-                    Err(_) => continue,
-                },
-                Some(Err(err)) => Poll::Ready(Some(Err((this.map_err)(err)))),
-                None => Poll::Ready(None),
-            };
+            match std::task::ready!(this.body.as_mut().poll_frame(cx)) {
+                // Trailers are not part of the body's bytes: read on.
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Some(Err(err)) => return Poll::Ready(Some(Err((this.map_err)(err)))),
+                None => return Poll::Ready(None),
+            }
         }
     }
 

@@ -122,8 +122,8 @@ impl Request {
 
     /// Replaces the headers with `headers`, shared: copied on the first
     /// change.
-    pub(crate) fn share_headers(&mut self, headers: &Arc<HeaderMap>) {
-        self.headers = SharedHeaders::shared(Arc::clone(headers));
+    pub(crate) fn share_headers(&mut self, headers: Arc<HeaderMap>) {
+        self.headers = SharedHeaders::shared(headers);
     }
 
     /// Replaces the headers with `headers`, taken as they are (an empty

@@ -143,13 +143,11 @@ impl Client {
 
     /// Sends a request built elsewhere through this client: through the
     /// plugins, in their [fixed order](crate::plugins), then the engine.
-    ///
-    /// The chain's own future, not one wrapped around it: every layer of
-    /// future a call passes through is a state machine to poll and a
-    /// request to move.
     pub fn execute(&self, request: Request) -> impl Future<Output = Result<Response>> + Send + '_ {
-        // The Redirect plugin, always in the chain, sets the response's URL
-        // when the engine did not.
+        // The chain's own future, not an `async fn` around it: each layer of
+        // future is one more state machine to poll and request to move. The
+        // Redirect plugin, always in the chain, sets the response's URL when
+        // the engine did not.
         self.inner
             .chain
             .start(self, self.inner.engine.as_ref())

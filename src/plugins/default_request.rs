@@ -136,7 +136,7 @@ impl DefaultRequest {
         if request.headers().is_empty() {
             // Most requests bring no headers of their own: they share the
             // defaults, copied only if a plugin or engine below changes them.
-            request.share_headers(&self.headers);
+            request.share_headers(Arc::clone(&self.headers));
         } else {
             for name in self.headers.keys() {
                 if !request.headers().contains_key(name) {

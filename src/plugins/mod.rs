@@ -194,7 +194,7 @@ pub(crate) struct Link {
 
 impl Link {
     /// A plugin that sees every request.
-    fn always(plugin: Arc<dyn Plugin>) -> Link {
+    pub(super) fn always(plugin: Arc<dyn Plugin>) -> Link {
         Link {
             plugin,
             idle: false,
@@ -202,7 +202,7 @@ impl Link {
     }
 
     /// A plugin skipped for requests without extensions when `idle`.
-    fn idle_if(plugin: Arc<dyn Plugin>, idle: bool) -> Link {
+    pub(super) fn idle_if(plugin: Arc<dyn Plugin>, idle: bool) -> Link {
         Link { plugin, idle }
     }
 }
@@ -240,18 +240,17 @@ pub(crate) struct Installed {
 impl Installed {
     /// The chain, in the order the module documentation gives.
     pub(crate) fn into_chain(self) -> Chain {
-        let validator_idle = !self.validator.is_active(None);
-        let retry_idle = self.retry.is_none();
-        let timeouts_idle = self.timeouts == Timeouts::default();
+        // Validator, Retry, Timeouts and progress say themselves when they
+        // are idle: next to the fast path of their `call`, which it mirrors.
         let mut plugins = vec![
             Link::always(default_request::plugin(self.default_request)),
-            Link::idle_if(validator::plugin(self.validator), validator_idle),
+            validator::plugin(self.validator),
         ];
         plugins.extend(self.logging.map(logging::plugin).map(Link::always));
         plugins.extend(self.cache.map(cache::plugin).map(Link::always));
         // Retry, Redirect and Timeout are always there: a request can turn
         // them on or change them through its extensions.
-        plugins.push(Link::idle_if(retry::plugin(self.retry), retry_idle));
+        plugins.push(retry::plugin(self.retry));
         plugins.extend(self.auth.map(auth::plugin).map(Link::always));
         plugins.push(Link::always(redirect::plugin(self.redirect)));
         #[cfg(feature = "cookies")]
@@ -262,9 +261,8 @@ impl Installed {
                 .map(Link::always),
         );
         plugins.extend(self.custom.into_iter().map(Link::always));
-        plugins.push(Link::idle_if(timeout::plugin(self.timeouts), timeouts_idle));
-        // Progress acts only on a request's own callbacks.
-        plugins.push(Link::idle_if(progress::plugin(), true));
+        plugins.push(timeout::plugin(self.timeouts));
+        plugins.push(progress::plugin());
         Chain { plugins }
     }
 }

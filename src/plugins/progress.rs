@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderValue, header};
 
 use super::observe::{BodyEvent, observe};
-use super::{Next, Plugin};
+use super::{Link, Next, Plugin};
 use crate::engine::BoxFuture;
 use crate::{Body, Request, Response, Result};
 
@@ -150,6 +150,8 @@ impl Plugin for ProgressPlugin {
     }
 }
 
-pub(super) fn plugin() -> Arc<dyn Plugin> {
-    Arc::new(ProgressPlugin)
+/// Progress's link: always idle, since it acts only on a request's own
+/// callbacks (extensions).
+pub(super) fn plugin() -> Link {
+    Link::idle_if(Arc::new(ProgressPlugin), true)
 }

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use super::{Next, Plugin, is_idempotent};
+use super::{Link, Next, Plugin, is_idempotent};
 use crate::engine::BoxFuture;
 use crate::{Error, ErrorKind, Request, Response, Result, TimeoutKind};
 
@@ -581,6 +581,9 @@ impl Plugin for RetryPlugin {
     }
 }
 
-pub(super) fn plugin(config: Option<Retry>) -> Arc<dyn Plugin> {
-    Arc::new(RetryPlugin(config))
+/// Retry's link: idle without a client policy, as `call`'s fast path is
+/// for a request without a `Retry` of its own.
+pub(super) fn plugin(config: Option<Retry>) -> Link {
+    let idle = config.is_none();
+    Link::idle_if(Arc::new(RetryPlugin(config)), idle)
 }

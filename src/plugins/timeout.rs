@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::time::{Instant, Sleep};
 
-use super::{Next, Plugin};
+use super::{Link, Next, Plugin};
 use crate::body::ChunkStream;
 use crate::engine::BoxFuture;
 use crate::ws::WsConnection;
@@ -183,8 +183,12 @@ impl Plugin for TimeoutPlugin {
     }
 }
 
-pub(super) fn plugin(config: Timeouts) -> Arc<dyn Plugin> {
-    Arc::new(TimeoutPlugin(config))
+/// The timeouts' link: idle without limits, as `call`'s fast path is for a
+/// request without `Timeouts` of its own (and then no connect limit is
+/// handed down either).
+pub(super) fn plugin(config: Timeouts) -> Link {
+    let idle = config == Timeouts::default();
+    Link::idle_if(Arc::new(TimeoutPlugin(config)), idle)
 }
 
 /// Runs `future` with an optional request limit.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Next, Plugin};
+use super::{Link, Next, Plugin};
 use crate::engine::BoxFuture;
 use crate::{Request, Response, Result};
 
@@ -94,7 +94,7 @@ impl ResponseValidator {
 
     /// Whether judging could reject anything: success is expected, or some
     /// check or validator is installed.
-    pub(super) fn is_active(&self, over: Option<ExpectSuccess>) -> bool {
+    fn is_active(&self, over: Option<ExpectSuccess>) -> bool {
         over.map_or(self.expect_success, |over| over.0)
             || !self.checks.is_empty()
             || !self.validators.is_empty()
@@ -140,6 +140,9 @@ impl Plugin for ValidatorPlugin {
     }
 }
 
-pub(super) fn plugin(config: ResponseValidator) -> Arc<dyn Plugin> {
-    Arc::new(ValidatorPlugin(config))
+/// The validator's link: idle when it has nothing to judge, as `call`'s
+/// fast path is for a request without an `ExpectSuccess` of its own.
+pub(super) fn plugin(config: ResponseValidator) -> Link {
+    let idle = !config.is_active(None);
+    Link::idle_if(Arc::new(ValidatorPlugin(config)), idle)
 }

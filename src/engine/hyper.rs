@@ -496,12 +496,12 @@ impl HyperEngineBuilder {
         } else {
             https.enable_http1().enable_http2().wrap_connector(proxied)
         };
-        let connector = CappedConnector {
+        let connector = CappedConnector(Arc::new(Capped {
             inner: https,
             proxies: proxies.clone(),
             cap: self.max_connections_per_host,
-            per_host: Arc::new(Mutex::new(HashMap::new())),
-        };
+            per_host: Mutex::new(HashMap::new()),
+        }));
 
         let mut builder = PooledClient::builder(TokioExecutor::new());
         builder
@@ -577,15 +577,28 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
 /// A connector that holds one semaphore permit per open connection to a host,
 /// so that no host has more than `cap` connections at once. The permit lives
 /// inside the connection's I/O and is released when the connection closes.
-#[derive(Clone)]
-struct CappedConnector<C> {
+///
+/// One reference count: hyper-util clones its connector twice for every
+/// request, pooled or not (once with the client, once for the connection it
+/// would open), and drops both clones when a pooled connection answers. The
+/// TLS connector under this one holds four `Arc`s of its own; behind one
+/// `Arc`, a clone is one count and not five (about 250 instructions a
+/// request).
+struct CappedConnector<C>(Arc<Capped<C>>);
+
+impl<C> Clone for CappedConnector<C> {
+    fn clone(&self) -> Self {
+        CappedConnector(Arc::clone(&self.0))
+    }
+}
+
+struct Capped<C> {
     inner: C,
     /// To mark a connection to a forwarding HTTP proxy as proxied, so hyper
-    /// writes absolute-form request targets on it. Shared: hyper-util clones
-    /// the connector for every request, pooled or not.
+    /// writes absolute-form request targets on it.
     proxies: Arc<Proxies>,
     cap: Option<usize>,
-    per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl<C> tower_service::Service<Uri> for CappedConnector<C>
@@ -599,30 +612,33 @@ where
     type Error = BoxError;
     type Future = BoxFuture<'static, std::result::Result<Self::Response, BoxError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    /// Always ready: each call asks a clone of the inner connector, which
+    /// is polled ready before it connects.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let semaphore = self.cap.map(|cap| {
+        let capped = &self.0;
+        let semaphore = capped.cap.map(|cap| {
             let key = format!(
                 "{}://{}",
                 uri.scheme_str().unwrap_or("http"),
                 uri.authority().map(|a| a.as_str()).unwrap_or("")
             );
-            let mut hosts = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hosts = capped.per_host.lock().unwrap_or_else(|p| p.into_inner());
             hosts
                 .entry(key)
                 .or_insert_with(|| Arc::new(Semaphore::new(cap)))
                 .clone()
         });
-        // The clone that was polled ready does the work; the fresh clone stays
-        // for the next call (tower's documented pattern).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = capped.inner.clone();
         let limit = CONNECT_LIMIT.try_with(|limit| *limit).ok();
-        let forwarded = self.proxies.forwarding(&uri).is_some();
+        let forwarded = capped.proxies.forwarding(&uri).is_some();
         Box::pin(async move {
+            std::future::poll_fn(|cx| inner.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
             let permit = match semaphore {
                 Some(semaphore) => Some(
                     semaphore

@@ -479,7 +479,7 @@ fn is_loopback(host: &str) -> bool {
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
     pub(crate) http: HttpConnector,
-    /// Shared: hyper-util clones the connector for every request.
+    /// Shared with the engine's settings.
     pub(crate) proxies: Arc<Proxies>,
 }
 

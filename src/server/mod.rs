@@ -441,7 +441,7 @@ struct Connection {
 /// that the future carries a [`Request`] and not hyper's 264-byte one: hyper
 /// moves the future for every request as it stores it. It was 1,992 bytes
 /// when it held hyper's request, the parts left after the move and the
-/// WebSocket handshake's future across the engine's await; it is 344 (the
+/// WebSocket handshake's future across the engine's await; it is 336 (the
 /// size test at the end of this file keeps it small).
 fn handle(
     connection: &Arc<Connection>,
@@ -468,10 +468,10 @@ fn handle(
             }) => Box::pin(upgrade(shared, request, on_upgrade)).await,
             Ok(Arrival {
                 request,
-                version,
                 upgrade: None,
                 fault,
             }) => {
+                let version = request.version();
                 let head = request.method() == http::Method::HEAD;
                 match shared.engine.execute(request).await {
                     Ok(response) => Ok(to_wire(response, version, head)),
@@ -495,7 +495,6 @@ fn handle(
 /// answer needs to know (see [`handle`] for why this is done first).
 struct Arrival {
     request: Request,
-    version: http::Version,
     /// A WebSocket handshake's upgrade, taken from hyper.
     upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// Where a streamed body says how the client broke it; a body that
@@ -507,38 +506,32 @@ impl Arrival {
     fn of(connection: &Connection, mut incoming: hyper::Request<Incoming>) -> Result<Arrival> {
         let websocket = is_websocket_upgrade(&incoming);
         let target = connection.targets.target(&incoming, websocket)?;
-        let version = incoming.version();
         let upgrade = websocket.then(|| hyper::upgrade::on(&mut incoming));
+        let version = incoming.version();
         let (parts, body) = incoming.into_parts();
         let mut request = Request::to(parts.method, target);
         request.set_headers(parts.headers);
         *request.version_mut() = version;
         request.set_wire(connection.wire.clone());
-        if upgrade.is_some() {
-            // The handshake keeps its `Connection` and `Upgrade` headers.
-            return Ok(Arrival {
-                request,
-                version,
-                upgrade,
-                fault: None,
-            });
-        }
-        // The engine is the origin: what described the client's connection
-        // stops here (and stays out of recordings).
-        strip_hop_by_hop(request.headers_mut());
         let mut fault = None;
-        // A body already at its end needs no stream to be read.
-        if !hyper::body::Body::is_end_stream(&body) {
-            let broken = BodyFault::default();
-            let idle = connection.shared.body_idle;
-            let body = ClientBody::new(body, idle, request.name(), broken.clone());
-            *request.body_mut() = from_http_body(body, |err| err);
-            fault = Some(broken);
+        // A handshake keeps its `Connection` and `Upgrade` headers, and has
+        // no body to read.
+        if upgrade.is_none() {
+            // The engine is the origin: what described the client's
+            // connection stops here (and stays out of recordings).
+            strip_hop_by_hop(request.headers_mut());
+            // A body already at its end needs no stream to be read.
+            if !hyper::body::Body::is_end_stream(&body) {
+                let broken = BodyFault::default();
+                let idle = connection.shared.body_idle;
+                let body = ClientBody::new(body, idle, request.name(), broken.clone());
+                *request.body_mut() = from_http_body(body, |err| err);
+                fault = Some(broken);
+            }
         }
         Ok(Arrival {
             request,
-            version,
-            upgrade: None,
+            upgrade,
             fault,
         })
     }

@@ -65,6 +65,22 @@ async fn http2_prior_knowledge_speaks_h2_end_to_end() {
 }
 
 #[tokio::test]
+async fn concurrent_http2_requests_share_one_connection() {
+    let server = server::serve(echo_engine(), "127.0.0.1:0").await.unwrap();
+    let client = h2_client();
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let (client, url) = (client.clone(), server.url(&format!("/h2/{i}")));
+            tokio::spawn(async move { client.get(url).send().await.unwrap().version() })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), Version::HTTP_2);
+    }
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[tokio::test]
 async fn https_with_a_private_root_negotiates_h2_by_alpn() {
     let (tls, cert) = tls_material();
     let server = Server::new()
@@ -140,6 +156,50 @@ async fn sequential_requests_reuse_one_connection() {
         response.bytes().await.unwrap();
     }
     assert_eq!(server.connections_accepted(), 1);
+}
+
+/// A server that answers each request as if it kept the connection alive,
+/// then closes it: what a server's idle timeout does to a pooled
+/// connection. Serves `requests` connections, then stops.
+async fn closing_after_each_answer(requests: usize) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        for _ in 0..requests {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            read_head(&mut socket).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+            drop(socket);
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_not_an_error() {
+    // The engine alone: no retry plugin above it to hide a failure.
+    let (addr, accepted) = closing_after_each_answer(5).await;
+    let engine = HyperEngine::builder()
+        .native_roots(false)
+        .no_proxy()
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let request = Request::new(
+            wiretape::Method::GET,
+            format!("http://{addr}/again").parse().unwrap(),
+        );
+        let response = engine.execute(request).await.expect("answered");
+        assert_eq!(response.bytes().await.unwrap(), "ok");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test]
@@ -384,6 +444,18 @@ async fn connection_refused_is_its_own_kind() {
     );
 }
 
+/// Reads from `socket` until a request head has arrived (or it closes).
+async fn read_head(socket: &mut tokio::net::TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    let mut seen = Vec::new();
+    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 /// A raw TCP server that reads a request head, optionally writes `reply`,
 /// then resets the connection (SO_LINGER 0 makes close send RST).
 async fn resetting_server(reply: &'static [u8]) -> std::net::SocketAddr {
@@ -392,14 +464,7 @@ async fn resetting_server(reply: &'static [u8]) -> std::net::SocketAddr {
     tokio::spawn(async move {
         // Bounded: the test makes one request.
         if let Ok((mut socket, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 4096];
-            let mut seen = Vec::new();
-            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => seen.extend_from_slice(&buf[..n]),
-                }
-            }
+            read_head(&mut socket).await;
             if !reply.is_empty() {
                 let _ = socket.write_all(reply).await;
                 let _ = socket.flush().await;

@@ -1,25 +1,20 @@
-//! The real network engine: hyper 1.x through hyper-util's pooled client,
-//! rustls (ring) for TLS, tungstenite for WebSockets.
+//! The real network engine: hyper 1.x connections in a pool of our own
+//! ([`super::pool`]), rustls (ring) for TLS, tungstenite for WebSockets.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
-use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use rustls::ClientConfig;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::pool::{Connect, Connected, Pool, PoolConfig, PoolError};
 use super::proxy::{Proxies, ProxyConnector, with_port};
 use super::{BoxFuture, Capabilities, Engine};
 use crate::body::from_http_body;
@@ -28,18 +23,11 @@ use crate::request::{RequestName, url_to_uri};
 use crate::ws::{WsConfig, WsConnection, tungstenite as ws_bridge};
 use crate::{BoxError, ConnectFailure, Error, Request, Response, Result, TimeoutKind};
 
-type Connector = CappedConnector<hyper_rustls::HttpsConnector<ProxyConnector>>;
-
-tokio::task_local! {
-    /// A request's own connect limit ([`ConnectTimeout`]), seen by the
-    /// connector, which hyper-util calls from the request's task.
-    static CONNECT_LIMIT: Duration;
-}
-
 /// The real network engine.
 ///
-/// - A pooled client (hyper-util): connections are reused per host; clones
-///   share the pool.
+/// - A connection pool of its own (`src/engine/pool.rs`): HTTP/1.1
+///   connections are reused per host, HTTP/2 ones shared; a connection a
+///   server closed while idle is not an error; clones share the pool.
 /// - HTTP/1.1 and HTTP/2: over TLS the protocol is negotiated by ALPN; over
 ///   plain TCP, HTTP/1.1 unless [`http2_prior_knowledge`](HyperEngineBuilder::http2_prior_knowledge).
 /// - HTTPS through rustls with the ring provider, trusting webpki-roots, the
@@ -65,7 +53,7 @@ tokio::task_local! {
 /// ```
 #[derive(Clone)]
 pub struct HyperEngine {
-    client: PooledClient<Connector, crate::Body>,
+    pool: Pool,
     tls: Arc<ClientConfig>,
     settings: Arc<Settings>,
 }
@@ -282,12 +270,18 @@ impl Engine for HyperEngine {
                     .headers_mut()
                     .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
             }
-            let exchange = self.client.request(request);
-            let response = match connect_limit {
-                Some(limit) => CONNECT_LIMIT.scope(limit, exchange).await,
-                None => exchange.await,
-            }
-            .map_err(|err| classify(&err, &name.to_string(), err.is_connect()))?;
+            let response =
+                self.pool
+                    .send(request, connect_limit)
+                    .await
+                    .map_err(|err| match err {
+                        PoolError::Connect(err) => classify(&*err, &name.to_string(), true),
+                        PoolError::Send(err) => classify(&err, &name.to_string(), false),
+                        PoolError::NoHost => Error::invalid(format!("{name}: the URL has no host")),
+                        PoolError::NotHttp2 => Error::invalid(format!(
+                            "{name}: the request asks for HTTP/2, and the server speaks HTTP/1.1"
+                        )),
+                    })?;
             let (parts, incoming) = response.into_parts();
             let body = from_http_body(incoming, move |err| {
                 classify(&err, &name.to_string(), false)
@@ -351,8 +345,15 @@ impl Default for HyperEngineBuilder {
 }
 
 impl HyperEngineBuilder {
-    /// How long an idle pooled connection is kept (default 90 s); `None`
-    /// keeps it until the server closes it.
+    /// How long an idle pooled connection may be reused (default 90 s);
+    /// `None` keeps it until the server closes it.
+    ///
+    /// An expired connection is closed when a request finds it, and every
+    /// `timeout` a request sweeps the idle connections of every host. The
+    /// engine runs no timer for this: a timer pending in the runtime costs
+    /// every park of the runtime (about 650 instructions a request), so a
+    /// client that sends nothing at all keeps its idle connections until
+    /// the server closes them at its own keep-alive timeout.
     pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.pool_idle_timeout = timeout;
         self
@@ -496,22 +497,21 @@ impl HyperEngineBuilder {
         } else {
             https.enable_http1().enable_http2().wrap_connector(proxied)
         };
-        let connector = CappedConnector(Arc::new(Capped {
+        let connector = Connector {
             inner: https,
             proxies: proxies.clone(),
-            cap: self.max_connections_per_host,
-            per_host: Mutex::new(HashMap::new()),
-        }));
-
-        let mut builder = PooledClient::builder(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .pool_max_idle_per_host(self.pool_max_idle_per_host)
-            .http2_only(self.http2_prior_knowledge);
+        };
+        let pool = Pool::new(
+            Box::new(connector),
+            PoolConfig {
+                idle_timeout: self.pool_idle_timeout,
+                max_idle_per_host: self.pool_max_idle_per_host,
+                max_per_host: self.max_connections_per_host,
+                http2_only: self.http2_prior_knowledge,
+            },
+        );
         Ok(HyperEngine {
-            client: builder.build(connector),
+            pool,
             tls: Arc::new(tls),
             settings: Arc::new(Settings {
                 connect_timeout: self.connect_timeout,
@@ -574,81 +574,27 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-/// A connector that holds one semaphore permit per open connection to a host,
-/// so that no host has more than `cap` connections at once. The permit lives
-/// inside the connection's I/O and is released when the connection closes.
-///
-/// One reference count: hyper-util clones its connector twice for every
-/// request, pooled or not (once with the client, once for the connection it
-/// would open), and drops both clones when a pooled connection answers. The
-/// TLS and proxy connectors under this one hold four `Arc`s of their own,
-/// and the cap held two more; behind one `Arc`, a clone is one count and
-/// not six (400 to 700 instructions a request, `benches/engine.rs`).
-struct CappedConnector<C>(Arc<Capped<C>>);
-
-impl<C> Clone for CappedConnector<C> {
-    fn clone(&self) -> Self {
-        CappedConnector(Arc::clone(&self.0))
-    }
-}
-
-struct Capped<C> {
-    inner: C,
-    /// To mark a connection to a forwarding HTTP proxy as proxied, so hyper
-    /// writes absolute-form request targets on it.
+/// The pool's connector: TCP (through a proxy's tunnel when one is set),
+/// then TLS for `https`, within the request's connect limit when it has one.
+struct Connector {
+    inner: hyper_rustls::HttpsConnector<ProxyConnector>,
+    /// To mark a connection to a forwarding HTTP proxy as proxied, so
+    /// requests on it carry absolute-form targets.
     proxies: Arc<Proxies>,
-    cap: Option<usize>,
-    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-impl<C> tower_service::Service<Uri> for CappedConnector<C>
-where
-    C: tower_service::Service<Uri> + Clone + Send + 'static,
-    C::Response: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send + 'static,
-    C::Future: Send + 'static,
-    C::Error: Into<BoxError>,
-{
-    type Response = Permitted<C::Response>;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, std::result::Result<Self::Response, BoxError>>;
-
-    /// Always ready: each call asks a clone of the inner connector, which
-    /// is polled ready before it connects.
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let capped = &self.0;
-        let semaphore = capped.cap.map(|cap| {
-            let key = format!(
-                "{}://{}",
-                uri.scheme_str().unwrap_or("http"),
-                uri.authority().map(|a| a.as_str()).unwrap_or("")
-            );
-            let mut hosts = capped.per_host.lock().unwrap_or_else(|p| p.into_inner());
-            hosts
-                .entry(key)
-                .or_insert_with(|| Arc::new(Semaphore::new(cap)))
-                .clone()
-        });
-        let mut inner = capped.inner.clone();
-        let limit = CONNECT_LIMIT.try_with(|limit| *limit).ok();
-        let forwarded = capped.proxies.forwarding(&uri).is_some();
+impl Connect for Connector {
+    fn connect(
+        &self,
+        dst: Uri,
+        limit: Option<Duration>,
+    ) -> BoxFuture<'static, std::result::Result<Connected, BoxError>> {
+        use tower_service::Service;
+        let mut inner = self.inner.clone();
+        let proxied = self.proxies.forwarding(&dst).is_some();
         Box::pin(async move {
-            std::future::poll_fn(|cx| inner.poll_ready(cx))
-                .await
-                .map_err(Into::into)?;
-            let permit = match semaphore {
-                Some(semaphore) => Some(
-                    semaphore
-                        .acquire_owned()
-                        .await
-                        .map_err(|err| Box::new(err) as BoxError)?,
-                ),
-                None => None,
-            };
-            let connect = inner.call(uri);
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+            let connect = inner.call(dst);
             let io = match limit {
                 Some(limit) => tokio::time::timeout(limit, connect).await.map_err(|_| {
                     Box::new(io::Error::new(
@@ -657,68 +603,14 @@ where
                     )) as BoxError
                 })?,
                 None => connect.await,
-            }
-            .map_err(Into::into)?;
-            Ok(Permitted {
-                io,
-                _permit: permit,
-                forwarded,
+            }?;
+            let h2 = io.connected().is_negotiated_h2();
+            Ok(Connected {
+                io: Box::new(io),
+                h2,
+                proxied,
             })
         })
-    }
-}
-
-/// A connection's I/O together with its slot in the per-host cap, and
-/// whether it goes to a forwarding HTTP proxy.
-struct Permitted<T> {
-    io: T,
-    _permit: Option<OwnedSemaphorePermit>,
-    forwarded: bool,
-}
-
-impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Permitted<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Permitted<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-}
-
-impl<T: Connection> Connection for Permitted<T> {
-    fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.forwarded)
     }
 }
 

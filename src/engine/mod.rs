@@ -8,6 +8,7 @@
 //! an `Arc<dyn Engine>` is itself an engine.
 
 mod hyper;
+mod pool;
 mod proxy;
 
 use std::future::Future;

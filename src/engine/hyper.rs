@@ -270,18 +270,11 @@ impl Engine for HyperEngine {
                     .headers_mut()
                     .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
             }
-            let response =
-                self.pool
-                    .send(request, connect_limit)
-                    .await
-                    .map_err(|err| match err {
-                        PoolError::Connect(err) => classify(&*err, &name.to_string(), true),
-                        PoolError::Send(err) => classify(&err, &name.to_string(), false),
-                        PoolError::NoHost => Error::invalid(format!("{name}: the URL has no host")),
-                        PoolError::NotHttp2 => Error::invalid(format!(
-                            "{name}: the request asks for HTTP/2, and the server speaks HTTP/1.1"
-                        )),
-                    })?;
+            let response = self
+                .pool
+                .send(request, connect_limit)
+                .await
+                .map_err(|err| pool_error(err, &name.to_string()))?;
             let (parts, incoming) = response.into_parts();
             let body = from_http_body(incoming, move |err| {
                 classify(&err, &name.to_string(), false)
@@ -611,6 +604,20 @@ impl Connect for Connector {
                 proxied,
             })
         })
+    }
+}
+
+/// The [`Error`] for a request the pool could not get answered.
+fn pool_error(err: PoolError, request: &str) -> Error {
+    match err {
+        PoolError::Connect(err) => classify(&*err, request, true),
+        PoolError::Send(err) => classify(&err, request, false),
+        PoolError::NoHost => Error::invalid(format!("{request}: the URL has no host")),
+        PoolError::NotHttp2 => Error::invalid(format!(
+            "{request}: the request asks for HTTP/2 and the server speaks HTTP/1.1; leave the \
+             version unset to speak what the server does, or use \
+             HyperEngineBuilder::http2_prior_knowledge for a plain-TCP HTTP/2 server"
+        )),
     }
 }
 

@@ -221,7 +221,13 @@ impl Pool {
                     reused,
                 } => {
                     if request.version() == Version::HTTP_2 {
-                        self.shared.give_back(&key, sender, proxied);
+                        let unused = Ticket {
+                            pool: self.shared.me.clone(),
+                            key,
+                            sender,
+                            proxied,
+                        };
+                        unused.release();
                         return Err(PoolError::NotHttp2);
                     }
                     let absolute = for_http1(&mut request, proxied);
@@ -272,32 +278,27 @@ impl Pool {
 /// (origin-form, `/path?query`, unless it goes to a forwarding proxy).
 /// Returns the absolute URI, for sending the request again.
 fn for_http1(request: &mut http::Request<Body>, proxied: bool) -> Uri {
-    let absolute = request.uri().clone();
+    let absolute = std::mem::take(request.uri_mut());
     if !request.headers().contains_key(http::header::HOST)
         && let Some(host) = host_header(&absolute)
     {
         request.headers_mut().insert(http::header::HOST, host);
     }
+    let mut target = http::uri::Parts::default();
     if request.method() == Method::CONNECT {
-        if let Some(authority) = absolute.authority() {
-            let mut parts = http::uri::Parts::default();
-            parts.authority = Some(authority.clone());
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *request.uri_mut() = uri;
-            }
-        }
-    } else if !proxied {
-        let mut parts = http::uri::Parts::default();
-        parts.path_and_query = Some(
+        target.authority = absolute.authority().cloned();
+    } else if proxied {
+        *request.uri_mut() = absolute.clone();
+        return absolute;
+    } else {
+        target.path_and_query = Some(
             absolute
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
         );
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
     }
+    *request.uri_mut() = Uri::from_parts(target).unwrap_or_else(|_| absolute.clone());
     absolute
 }
 

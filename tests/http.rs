@@ -543,6 +543,48 @@ async fn shutdown_stops_accepting_connections() {
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_finishes_the_exchange_under_way_and_closes_idle_connections_at_once() {
+    let engine = MockEngine::new(|request| async move {
+        if request.url().path() == "/slow" {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        Ok(respond_ok("done"))
+    });
+    let server = server::serve(engine, "127.0.0.1:0").await.unwrap();
+    let connect = || tokio::net::TcpStream::connect(server.local_addr());
+    // One keep-alive connection idle after an exchange, one mid-exchange.
+    let mut idle = connect().await.unwrap();
+    idle.write_all(b"GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    read_head(&mut idle).await;
+    let mut busy = connect().await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let started = tokio::time::Instant::now();
+    let reads = async {
+        let mut rest = Vec::new();
+        let idle_end = idle.read_to_end(&mut rest).await.map(|_| rest);
+        let mut answer = Vec::new();
+        busy.read_to_end(&mut answer).await.unwrap();
+        (idle_end, String::from_utf8_lossy(&answer).into_owned())
+    };
+    let ((idle_end, answer), ()) = tokio::join!(reads, server.shutdown());
+    // The idle connection is closed without an answer; the busy one gets
+    // its whole answer, marked as the last on its connection.
+    assert_eq!(idle_end.unwrap(), b"", "the idle connection just closes");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.ends_with("done"), "{answer:?}");
+    assert!(answer.contains("connection: close"), "{answer:?}");
+    // Gone when the slow answer is, well before the 5 s grace.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+}
+
 #[tokio::test]
 async fn a_connect_that_never_completes_is_a_connect_timeout() {
     // A listener that never accepts, with its queue filled: Linux drops further

@@ -104,6 +104,36 @@ async fn an_idle_keep_alive_connection_is_closed_by_the_header_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_idle_timeout_counts_from_the_last_answer_not_the_first() {
+    let server = with_header_timeout(5, common::echo_engine()).await;
+    let mut stream = sent(&server, FIRST).await;
+    let mut buf = [0u8; 4096];
+    // Each exchange 4 s after the last: within the limit every time.
+    for n in 0..3 {
+        let read = stream.read(&mut buf).await.unwrap();
+        let answer = String::from_utf8_lossy(&buf[..read]);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "exchange {n}: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        stream.write_all(FIRST).await.unwrap();
+    }
+    let read = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..read].starts_with(b"HTTP/1.1 200"));
+    let answered = Instant::now();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(60))
+        .await
+        .expect("closed after the idle timeout");
+    assert_eq!(rest, "", "nothing more is sent");
+    let idle = answered.elapsed();
+    assert!(
+        idle >= Duration::from_secs(5) && idle < Duration::from_secs(6),
+        "closed 5 s after the last answer: {idle:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_stalled_request_body_gets_a_408_that_says_so() {
     let server = Server::new()
         .body_idle_timeout(Duration::from_secs(3))

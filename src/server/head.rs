@@ -1,15 +1,24 @@
-//! The header-read timeout of HTTP/1 connections: between two exchanges,
-//! the next request's head must arrive within the limit, which makes it the
-//! keep-alive idle timeout too (the first head is also bounded from accept
-//! by the accept loop, TLS handshake included).
+//! The header-read timeout: from accept, and between two HTTP/1
+//! exchanges, the next request's head must arrive within the limit, which
+//! makes it the keep-alive idle timeout too. The first wait covers what
+//! comes before the first head: a TLS handshake (which the accept loop
+//! bounds by the same deadline, as it happens before this wrapper reads),
+//! the bytes that tell HTTP/1 from HTTP/2 and, over HTTP/2, the preface.
 //!
 //! Why not hyper's own (`http1().header_read_timeout`): it boxes a new timer
 //! for every request head, registers it with tokio's timer wheel while it
 //! waits and removes it once the head is in, about 1,800 instructions per
 //! request, a tenth of what serving a routed `GET` costs. Here each
-//! connection keeps one timer and reads the clock once per exchange; the
-//! timer is moved only when it fires for a wait that has already ended, at
-//! most once per limit.
+//! connection keeps one timer for its whole life and reads the clock once
+//! per exchange, when the exchange ends.
+//!
+//! The timer's deadline is never later than the current wait's, so it
+//! fires on time or early; an early one (the wait it was set for ended, or
+//! an exchange is open) is moved to the deadline of the wait now under way,
+//! or, while an exchange is open, to the earliest a wait beginning after it
+//! could end. So the timer moves at most once per limit, and the deadline
+//! does not depend on when hyper happens to read: hyper does not read again
+//! after an exchange if its last read was already waiting on the socket.
 //!
 //! The contract, as hyper's: the clock starts when the server begins to wait
 //! for a head (at accept, or once a response has been written) and stops
@@ -21,7 +30,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,9 +43,11 @@ use crate::{Body, Error};
 /// What one connection's exchanges tell its reader.
 pub(super) struct HeadClock {
     limit: Duration,
-    /// Exchanges begun: a reader that sees it change knows that the wait it
-    /// timed has ended and, once no exchange is open, a new one begins.
-    begun: AtomicU64,
+    /// The instant the deadlines count from.
+    base: Instant,
+    /// When the wait for the next head ends, in nanoseconds from `base`:
+    /// set at accept, and when the last open exchange ends.
+    deadline: AtomicU64,
     /// Exchanges whose response has not been written (or dropped) yet.
     open: AtomicUsize,
     /// HTTP/2 or upgraded: there is no next head to wait for.
@@ -44,10 +55,13 @@ pub(super) struct HeadClock {
 }
 
 impl HeadClock {
-    pub(super) fn new(limit: Duration) -> Arc<HeadClock> {
+    /// The clock of a connection whose first head must be in by `first`.
+    pub(super) fn new(limit: Duration, first: Instant) -> Arc<HeadClock> {
+        let base = Instant::now();
         Arc::new(HeadClock {
             limit,
-            begun: AtomicU64::new(0),
+            base,
+            deadline: AtomicU64::new(nanos(first.saturating_duration_since(base))),
             open: AtomicUsize::new(0),
             off: AtomicBool::new(false),
         })
@@ -60,15 +74,26 @@ impl HeadClock {
             self.off.store(true, Ordering::Release);
         }
         self.open.fetch_add(1, Ordering::AcqRel);
-        self.begun.fetch_add(1, Ordering::AcqRel);
         Exchange(Arc::clone(self))
     }
 
-    /// Whether the connection is waiting for a head: what was begun when not.
-    fn waiting(&self) -> Option<u64> {
+    /// When the wait for a head under way ends, if the connection waits.
+    fn waiting(&self) -> Option<Instant> {
         let idle = self.open.load(Ordering::Acquire) == 0 && !self.off.load(Ordering::Acquire);
-        idle.then(|| self.begun.load(Ordering::Acquire))
+        idle.then(|| self.base + Duration::from_nanos(self.deadline.load(Ordering::Acquire)))
     }
+
+    /// The last open exchange ended: the wait for the next head begins.
+    fn idle(&self) {
+        if !self.off.load(Ordering::Acquire) {
+            let deadline = (Instant::now() + self.limit).saturating_duration_since(self.base);
+            self.deadline.store(nanos(deadline), Ordering::Release);
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// An open exchange; see [`HeadClock::begin`].
@@ -84,7 +109,9 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        if self.0.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle();
+        }
     }
 }
 
@@ -130,49 +157,57 @@ impl HttpBody for Watched {
 pub(super) struct HeadTimed<S> {
     io: S,
     clock: Arc<HeadClock>,
-    /// The wait being timed: the exchanges begun when it started, and when
-    /// it must end.
-    wait: Option<(u64, Instant)>,
-    /// Set for the first wait's deadline and moved only when it fires.
-    timer: Option<Pin<Box<Sleep>>>,
+    /// Never later than the current wait's deadline; see the [module](self).
+    timer: Pin<Box<Sleep>>,
+    /// The task the timer wakes, once it has been polled: while the timer
+    /// is neither elapsed nor owed another task, a read need not poll it.
+    armed_for: Option<Waker>,
 }
 
 impl<S> HeadTimed<S> {
     pub(super) fn new(io: S, clock: Arc<HeadClock>) -> HeadTimed<S> {
+        let first = clock
+            .waiting()
+            .unwrap_or_else(|| Instant::now() + clock.limit);
         HeadTimed {
             io,
             clock,
-            wait: None,
-            timer: None,
+            timer: Box::pin(tokio::time::sleep_until(first)),
+            armed_for: None,
         }
     }
 
     /// Called when a read would wait: an error once the connection has
     /// waited for a head for longer than the limit.
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let Some(begun) = self.clock.waiting() else {
+        if self.clock.off.load(Ordering::Acquire) {
             return Ok(());
-        };
-        let deadline = match self.wait {
-            Some((seen, deadline)) if seen == begun => deadline,
-            _ => {
-                let deadline = Instant::now() + self.clock.limit;
-                self.wait = Some((begun, deadline));
-                deadline
-            }
-        };
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        // A timer set for an earlier wait fires early: move it to this one.
-        while timer.as_mut().poll(cx).is_ready() {
-            if timer.deadline() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no request head within {:?}", self.clock.limit),
-                ));
-            }
-            timer.as_mut().reset(deadline);
+        }
+        // What almost every read sees: the timer set, and the task it wakes
+        // this one.
+        if !self.timer.is_elapsed()
+            && self
+                .armed_for
+                .as_ref()
+                .is_some_and(|armed| armed.will_wake(cx.waker()))
+        {
+            return Ok(());
+        }
+        self.armed_for = Some(cx.waker().clone());
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let deadline = match self.clock.waiting() {
+                Some(deadline) if deadline <= self.timer.deadline() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no request head within {:?}", self.clock.limit),
+                    ));
+                }
+                Some(deadline) => deadline,
+                // An exchange is open: a wait that begins after it cannot
+                // end sooner than this.
+                None => Instant::now() + self.clock.limit,
+            };
+            self.timer.as_mut().reset(deadline);
         }
         Ok(())
     }

@@ -27,6 +27,7 @@
 //! own broken body (a malformed chunk, a stall) gets a `400` or `408`
 //! saying what was wrong.
 
+mod drain;
 mod head;
 mod limits;
 mod target;
@@ -49,6 +50,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::task::TaskTracker;
 
+use self::drain::Drain;
 use self::head::{HeadClock, HeadTimed, Watched};
 use self::limits::{BodyFault, ClientBody, Limits, Slots};
 use self::target::Targets;
@@ -317,7 +319,7 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
     connections: Arc<AtomicUsize>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let draining = Drain::default();
     let limits = server.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // HTTP/1's header-read timeout is each connection's `HeadClock`
@@ -349,7 +351,7 @@ async fn accept_loop(
         let shared = shared.clone();
         let builder = builder.clone();
         let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
+        let drain = draining.clone();
         let admitted = slots.try_admit();
         open.spawn(async move {
             let _slot = match admitted {
@@ -362,12 +364,11 @@ async fn accept_loop(
                     None => return,
                 },
             };
-            // The head clock (`head.rs`) times HTTP/1 heads on the socket;
-            // this one also covers the TLS handshake, the HTTP/2 preface
-            // and the bytes read to tell the versions apart.
-            let first_request = Arc::new(tokio::sync::Notify::new());
-            let started = first_request.clone();
-            let clock = HeadClock::new(limits.header_read);
+            // The head clock (`head.rs`) times every wait for a head on the
+            // socket; the first must end within the limit of the accept
+            // (here, after any wait for a slot), the TLS handshake included.
+            let first_head = tokio::time::Instant::now() + limits.header_read;
+            let clock = HeadClock::new(limits.header_read, first_head);
             // Faults reach the raw socket through the wrapper's control.
             let service = move |wire: WireControl, clock: Arc<HeadClock>| {
                 let connection = Arc::new(Connection {
@@ -376,49 +377,37 @@ async fn accept_loop(
                     wire,
                     clock,
                 });
-                service_fn(move |request| {
-                    started.notify_one();
-                    handle(&connection, request)
-                })
+                service_fn(move |request| handle(&connection, request))
             };
-            let serving = async move {
-                match acceptor {
-                    Some(acceptor) => {
-                        // A client that fails the handshake just goes away.
-                        let Ok(tls) = acceptor.accept(tcp).await else {
-                            return;
-                        };
-                        let (io, wire) = WireIo::new(tls);
-                        let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
-                        let connection =
-                            builder.serve_connection_with_upgrades(io, service(wire, clock));
-                        let _ = watcher.watch(connection.into_owned()).await;
-                    }
-                    None => {
-                        let (io, wire) = WireIo::new(tcp);
-                        let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
-                        let connection =
-                            builder.serve_connection_with_upgrades(io, service(wire, clock));
-                        let _ = watcher.watch(connection.into_owned()).await;
-                    }
+            match acceptor {
+                Some(acceptor) => {
+                    // A client that fails the handshake, or takes too long,
+                    // just goes away.
+                    let handshake = tokio::time::timeout_at(first_head, acceptor.accept(tcp));
+                    let Ok(Ok(tls)) = handshake.await else {
+                        return;
+                    };
+                    let (io, wire) = WireIo::new(tls);
+                    let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
+                    let connection =
+                        builder.serve_connection_with_upgrades(io, service(wire, clock));
+                    let _ = drain.watch(connection.into_owned()).await;
                 }
-            };
-            tokio::pin!(serving);
-            tokio::select! {
-                () = &mut serving => return,
-                started = tokio::time::timeout(limits.header_read, first_request.notified()) => {
-                    if started.is_err() {
-                        return; // no request head in time: dropping closes it
-                    }
+                None => {
+                    let (io, wire) = WireIo::new(tcp);
+                    let io = TokioIo::new(HeadTimed::new(io, clock.clone()));
+                    let connection =
+                        builder.serve_connection_with_upgrades(io, service(wire, clock));
+                    let _ = drain.watch(connection.into_owned()).await;
                 }
             }
-            serving.await;
         });
     }
     drop(listener);
     shared.sockets.close();
+    draining.start();
     let _ = tokio::time::timeout(GRACE, async {
-        graceful.shutdown().await;
+        while open.join_next().await.is_some() {}
         shared.sockets.wait().await;
     })
     .await;
